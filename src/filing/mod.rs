@@ -1,0 +1,22 @@
+//! The 备案 vocabulary: ICP numbers, 公安 numbers, filing-site links and
+//! text normalisation. Pure; shared by `input` (parsing filed values) and
+//! `rules` (recognising what pages show). Nothing here knows a browser.
+
+pub mod gongan;
+pub mod icp;
+pub mod links;
+pub mod normalize;
+
+pub use gongan::GonganNumber;
+pub use icp::IcpNumber;
+pub use links::{MiitLink, MpsLink, WrongAddress};
+pub use normalize::normalize;
+
+/// A number recognised inside a longer text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found<T> {
+    /// The number, parsed.
+    pub number: T,
+    /// Byte range of the match in the original (un-normalised) text.
+    pub range: std::ops::Range<usize>,
+}

@@ -1,0 +1,166 @@
+//! The facts of one rendered page, as plain data.
+//!
+//! `browser` produces these values and `rules` judges them; neither module
+//! imports the other, so the rules build and test without Chromium. Nothing
+//! here recognises an ICP number: that is `filing`'s job.
+
+use serde::{Deserialize, Serialize};
+
+/// What the browser saw on one target after navigation and settling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSnapshot {
+    /// The URL the main frame ended on, after every redirect.
+    pub final_url: String,
+    /// HTTP status of the final main-document response, when there was one.
+    pub status: Option<u16>,
+    /// Remote addresses the main document was served from (IP, no port).
+    pub addresses: Vec<String>,
+    /// URLs of the redirect hops before `final_url`, in order.
+    pub redirects: Vec<String>,
+    /// `document.title` after scripts ran, as the page set it (not normalised).
+    pub title: String,
+    /// Text blocks of the page in reading order that may carry a filing number.
+    pub blocks: Vec<TextBlock>,
+    /// Every `<a href>` whose address points at a MIIT or MPS filing host
+    /// (or a look-alike of one), whatever its text.
+    pub links: Vec<PageLink>,
+}
+
+/// Text of one block-level container: its inline pieces in document order.
+///
+/// A number split over inline elements (`京ICP备<span>12345678号</span>-1`)
+/// is whole once the segments' texts are concatenated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextBlock {
+    /// The inline pieces; concatenating their `text` gives the block's text.
+    pub segments: Vec<TextSegment>,
+}
+
+impl TextBlock {
+    /// The block's text: every segment's text, joined without separators.
+    pub fn text(&self) -> String {
+        self.segments.iter().map(|s| s.text.as_str()).collect()
+    }
+}
+
+/// One text node (or a run of adjacent text nodes sharing these facts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextSegment {
+    /// The text as the DOM holds it.
+    pub text: String,
+    /// The trimmed `href` attribute of the nearest enclosing `<a>`, if any.
+    pub href: Option<String>,
+    /// Whether a visitor can see it (style, size, opacity, clipping, position).
+    pub visible: bool,
+    /// Whether it sits in a footer-like container or in the bottom quarter.
+    pub in_footer: bool,
+}
+
+/// An `<a href>` pointing at a filing authority's host (or something like it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageLink {
+    /// The link's visible text, white space collapsed.
+    pub text: String,
+    /// The trimmed `href` attribute, as written.
+    pub href: String,
+    /// Whether a visitor can see it.
+    pub visible: bool,
+    /// Whether it sits in a footer-like container or in the bottom quarter.
+    pub in_footer: bool,
+}
+
+/// Why a target never produced a page: the site's fault.
+///
+/// Each variant becomes a `site-unreachable` finding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Unreachable {
+    /// The host name does not resolve.
+    #[error("DNS lookup failed ({detail})")]
+    Dns {
+        /// The browser's error name, e.g. `net::ERR_NAME_NOT_RESOLVED`.
+        detail: String,
+    },
+    /// The connection was refused.
+    #[error("connection refused ({detail})")]
+    Refused {
+        /// The browser's error name.
+        detail: String,
+    },
+    /// The connection was reset or closed before a response.
+    #[error("connection reset ({detail})")]
+    Reset {
+        /// The browser's error name.
+        detail: String,
+    },
+    /// TLS handshake or certificate failure.
+    #[error("TLS failure ({detail})")]
+    Tls {
+        /// The browser's error name.
+        detail: String,
+    },
+    /// The page did not arrive within the target's budget.
+    #[error("timed out after {seconds} s")]
+    Timeout {
+        /// The budget that ran out.
+        seconds: u64,
+    },
+    /// The server answered with an error status.
+    #[error("HTTP status {status}")]
+    HttpStatus {
+        /// The status code, >= 400.
+        status: u16,
+    },
+    /// The document arrived but is empty.
+    #[error("empty document")]
+    EmptyDocument,
+    /// The homepage is a download, not a document.
+    #[error("the homepage is a download")]
+    Download,
+    /// The page's renderer crashed (after one retry).
+    #[error("the page crashed the renderer")]
+    RendererCrashed,
+    /// A page script never yielded, so nothing could be read.
+    #[error("a page script never yields")]
+    ScriptHung,
+    /// Any other network failure the browser reported.
+    #[error("{detail}")]
+    Other {
+        /// The browser's error name or description.
+        detail: String,
+    },
+}
+
+/// Why a target has no page, whoever's fault it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum TargetFailure {
+    /// The site's fault: becomes `site-unreachable`.
+    Unreachable(Unreachable),
+    /// The crawler refused the address the host resolves to: becomes
+    /// `address-refused`.
+    AddressRefused {
+        /// The host that was looked up.
+        host: String,
+        /// The internal address it resolved to.
+        address: String,
+    },
+    /// Our fault, after retries: becomes `crawler-error`.
+    Crawler {
+        /// What went wrong, for people.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for TargetFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(u) => write!(f, "{u}"),
+            Self::AddressRefused { host, address } => {
+                write!(f, "{host} resolves to internal address {address}; refused")
+            }
+            Self::Crawler { reason } => write!(f, "crawler error: {reason}"),
+        }
+    }
+}
