@@ -1,7 +1,62 @@
-//! `ChromeConfig`: which Chromium to start and with which flags.
+//! `ChromeConfig`: which Chromium to start and with which flags, and the
+//! start of one Chromium process (our own spawn, not chromiumoxide's
+//! launcher).
+//!
+//! We spawn Chromium ourselves because chromiumoxide 0.9's launcher prefixes
+//! `--` to every argument (`.arg("--no-sandbox")` reaches Chrome as
+//! `----no-sandbox` and is silently ignored, upstream #306) and shares one
+//! default profile directory between instances.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use super::BrowserError;
+
+/// How long a starting Chromium may take to print its DevTools address.
+pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Executable names searched on `PATH`, best first. The headless shell is
+/// the lightest build and renders with the same Blink.
+const EXECUTABLE_NAMES: &[&str] = &[
+    "chromium-headless-shell",
+    "chromium",
+    "chromium-browser",
+    "google-chrome-stable",
+    "google-chrome",
+    "chrome",
+    "headless_shell",
+];
+
+/// Where distributions keep the real binaries behind their wrapper scripts.
+const REAL_BINARY_DIRS: &[&str] = &["/usr/lib/chromium", "/usr/lib/chromium-browser"];
+
+/// Features every instance runs without (one `--disable-features` flag:
+/// Chromium honours only the last one given, so `extra_args` are merged in).
+const DISABLED_FEATURES: &[&str] = &[
+    // Auto-upgrading http:// navigations to https:// would visit a different
+    // URL than the target's and wait for a fallback.
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    // Background chatter to Google services the worker cannot reach.
+    "Translate",
+    "OptimizationHints",
+    "OptimizationGuideModelDownloading",
+    "MediaRouter",
+    "DialMediaRouteProvider",
+    "AutofillServerCommunication",
+    "CertificateTransparencyComponentUpdater",
+    "InterestFeedContentSuggestions",
+    "PrivacySandboxSettings4",
+    // Re-requests a document when the server asks for client hints via the
+    // ACCEPT_CH frame; the device emulation already sends them.
+    "AcceptCHFrame",
+];
 
 /// `--resolve HOST=ADDR:PORT`: send connections for `host` (`*` for every
 /// host) to `addr` instead of what DNS says.
@@ -22,4 +77,387 @@ pub struct ChromeConfig {
     pub extra_args: Vec<String>,
     /// Host mappings from `--resolve`.
     pub resolve: Vec<ResolveRule>,
+}
+
+impl ChromeConfig {
+    /// Find the browser to drive: `explicit` (from `--chrome` or `$CHROME`)
+    /// when given, else the first of `chromium-headless-shell`, `chromium`,
+    /// `google-chrome`, … on `PATH`.
+    ///
+    /// A distribution's wrapper script found on `PATH` (Debian's
+    /// `/usr/bin/chromium`) is replaced by the real binary it starts
+    /// (`/usr/lib/chromium/chromium`): a wrapper that does not `exec` would
+    /// leave us holding the wrong process id.
+    pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, BrowserError> {
+        if let Some(path) = explicit {
+            return if is_executable(path) {
+                Ok(real_binary(path))
+            } else {
+                Err(BrowserError::Launch {
+                    path: path.display().to_string(),
+                    reason: "not an executable file; pass --chrome PATH to a Chromium binary"
+                        .to_owned(),
+                })
+            };
+        }
+        let path_var = std::env::var_os("PATH").unwrap_or_default();
+        let dirs: Vec<PathBuf> = std::env::split_paths(&path_var).collect();
+        for name in EXECUTABLE_NAMES {
+            for dir in &dirs {
+                let candidate = dir.join(name);
+                if is_executable(&candidate) {
+                    return Ok(real_binary(&candidate));
+                }
+            }
+            for dir in REAL_BINARY_DIRS {
+                let candidate = Path::new(dir).join(name);
+                if is_executable(&candidate) {
+                    return Ok(candidate);
+                }
+            }
+        }
+        Err(BrowserError::Launch {
+            path: "chromium".to_owned(),
+            reason: "cannot find a Chromium executable; install `chromium` or pass --chrome PATH"
+                .to_owned(),
+        })
+    }
+
+    /// The `--host-resolver-rules` value for [`ChromeConfig::resolve`], if any.
+    pub(crate) fn host_resolver_rules(&self) -> Option<String> {
+        if self.resolve.is_empty() {
+            return None;
+        }
+        let rules: Vec<String> = self
+            .resolve
+            .iter()
+            .map(|rule| format!("MAP {} {}", rule.host, rule.addr))
+            .collect();
+        Some(rules.join(", "))
+    }
+
+    /// Every command-line argument for one instance using `profile` as its
+    /// user data directory.
+    pub(crate) fn args(&self, profile: &Path, as_root: bool) -> Vec<String> {
+        let mut disabled: Vec<String> = DISABLED_FEATURES.iter().map(|f| (*f).to_owned()).collect();
+        let mut extra = Vec::new();
+        for arg in &self.extra_args {
+            if let Some(list) = arg.strip_prefix("--disable-features=") {
+                disabled.extend(list.split(',').filter(|f| !f.is_empty()).map(str::to_owned));
+            } else {
+                extra.push(arg.clone());
+            }
+        }
+        let mut args: Vec<String> = [
+            "--headless",
+            "--remote-debugging-port=0",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-sync",
+            "--disable-quic",
+            "--disable-extensions",
+            "--disable-default-apps",
+            "--disable-breakpad",
+            "--disable-client-side-phishing-detection",
+            "--disable-domain-reliability",
+            // Pages render concurrently in background tabs; throttled timers
+            // would hold back the settle wait for a footer injected by setTimeout.
+            "--disable-background-timer-throttling",
+            "--disable-renderer-backgrounding",
+            "--disable-backgrounding-occluded-windows",
+            "--disable-ipc-flooding-protection",
+            "--disable-hang-monitor",
+            "--metrics-recording-only",
+            "--password-store=basic",
+            "--use-mock-keychain",
+            "--force-color-profile=srgb",
+            "--mute-audio",
+            "--hide-scrollbars",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        if as_root {
+            // Chromium refuses to start as root with its sandbox on.
+            args.push("--no-sandbox".to_owned());
+        }
+        args.push(format!("--disable-features={}", disabled.join(",")));
+        args.push(format!("--user-data-dir={}", profile.display()));
+        if let Some(rules) = self.host_resolver_rules() {
+            args.push(format!("--host-resolver-rules={rules}"));
+        }
+        args.extend(extra);
+        args.push("about:blank".to_owned());
+        args
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The binary a wrapper script stands for, when we know where it lives;
+/// otherwise `path` itself (symlinks resolved).
+fn real_binary(path: &Path) -> PathBuf {
+    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    if !is_script(&resolved) {
+        return resolved;
+    }
+    if let Some(name) = resolved.file_name() {
+        for dir in REAL_BINARY_DIRS {
+            let candidate = Path::new(dir).join(name);
+            if is_executable(&candidate) && !is_script(&candidate) {
+                return candidate;
+            }
+        }
+    }
+    tracing::warn!(path = %resolved.display(), "Chromium executable is a script; its process id may not be the browser's");
+    resolved
+}
+
+fn is_script(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == b"#!")
+}
+
+/// One started Chromium process: its DevTools address and profile.
+///
+/// Dropping it SIGKILLs the process group and removes the profile.
+#[derive(Debug)]
+pub(crate) struct ChromeProcess {
+    /// The browser process (group leader of its helpers).
+    pub child: Child,
+    /// Its process id.
+    pub pid: u32,
+    /// `ws://127.0.0.1:<port>/devtools/browser/<id>`.
+    pub ws_url: String,
+    /// Drains stderr into the log so Chromium never blocks on a full pipe.
+    stderr_task: JoinHandle<()>,
+    /// The user data directory, removed when dropped (after the kill).
+    profile: Option<tempfile::TempDir>,
+}
+
+impl ChromeProcess {
+    /// Start Chromium with `config` and wait (at most `timeout`) for its
+    /// DevTools address.
+    pub(crate) async fn spawn(config: &ChromeConfig, timeout: Duration) -> Result<Self, BrowserError> {
+        let launch_err = |reason: String| BrowserError::Launch {
+            path: config.executable.display().to_string(),
+            reason,
+        };
+        let profile = tempfile::Builder::new()
+            .prefix("beian-audit-chrome-")
+            .tempdir()
+            .map_err(|e| launch_err(format!("cannot create a profile directory: {e}")))?;
+        let args = config.args(profile.path(), sys::is_root());
+        let mut command = Command::new(&config.executable);
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group, so close() can kill every helper at once.
+            .process_group(0);
+        sys::set_parent_death_signal(&mut command);
+        let mut child = command
+            .spawn()
+            .map_err(|e| launch_err(format!("cannot execute: {e}")))?;
+        let pid = child.id().unwrap_or_default();
+        let Some(stderr) = child.stderr.take() else {
+            return Err(launch_err("no stderr pipe".to_owned()));
+        };
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let ws_url = loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => {
+                        if let Some(url) = line.split("listening on ").nth(1).filter(|u| u.starts_with("ws://")) {
+                            break url.trim().to_owned();
+                        }
+                        if seen.len() < 20 {
+                            seen.push(line);
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+                        return Err(launch_err(format!("exited before DevTools was ready ({status:?}): {}", seen.join(" | "))));
+                    }
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    sys::kill_group(pid);
+                    return Err(launch_err(format!("no DevTools address within {timeout:?}: {}", seen.join(" | "))));
+                }
+            }
+        };
+        let stderr_task = tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::trace!(target: "beian_audit::chromium", pid, "{line}");
+            }
+        });
+        tracing::debug!(pid, %ws_url, executable = %config.executable.display(), "Chromium started");
+        Ok(ChromeProcess {
+            child,
+            pid,
+            ws_url,
+            stderr_task,
+            profile: Some(profile),
+        })
+    }
+
+    /// SIGKILL the whole process group, reap the browser (bounded) and
+    /// remove the profile.
+    pub(crate) async fn kill(mut self) {
+        sys::kill_group(self.pid);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        self.remove_profile();
+    }
+
+    /// Wait up to `grace` for the browser to exit by itself, then kill it.
+    pub(crate) async fn wait_or_kill(mut self, grace: Duration) {
+        let _ = tokio::time::timeout(grace, self.child.wait()).await;
+        self.kill().await;
+    }
+
+    fn remove_profile(&mut self) {
+        if let Some(profile) = self.profile.take() {
+            let path = profile.path().to_owned();
+            if profile.close().is_err() {
+                // A helper may still be writing after the kill; try once more.
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
+    }
+}
+
+impl Drop for ChromeProcess {
+    fn drop(&mut self) {
+        if self.profile.is_some() {
+            sys::kill_group(self.pid);
+        }
+        self.stderr_task.abort();
+        self.remove_profile();
+    }
+}
+
+/// The few libc calls process management needs.
+mod sys {
+    use tokio::process::Command;
+
+    /// Whether we run as root (Chromium then needs `--no-sandbox`).
+    #[expect(unsafe_code, reason = "geteuid has no preconditions and cannot fail")]
+    pub(super) fn is_root() -> bool {
+        // SAFETY: geteuid is always successful and touches no memory of ours.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    /// Make the kernel SIGKILL Chromium when the thread that spawned it dies,
+    /// so no browser outlives a SIGKILLed worker.
+    ///
+    /// PR_SET_PDEATHSIG fires on the death of the spawning *thread*: spawn
+    /// from a tokio worker (which lives as long as the runtime), never from
+    /// `spawn_blocking`, whose threads exit after an idle timeout.
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec runs between fork and exec; prctl and getppid are async-signal-safe"
+    )]
+    pub(super) fn set_parent_death_signal(command: &mut Command) {
+        let parent = std::process::id();
+        // SAFETY: the closure only calls async-signal-safe functions and
+        // allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// SIGKILL the process group led by `pid` (the browser and its helpers).
+    #[expect(unsafe_code, reason = "kill(2) on a process group we created")]
+    pub(super) fn kill_group(pid: u32) {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return;
+        };
+        if pid <= 1 {
+            return;
+        }
+        // SAFETY: kill has no memory-safety preconditions; the group is ours
+        // because we spawned its leader with process_group(0) and have not
+        // reaped it yet.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[&str], resolve: Vec<ResolveRule>) -> ChromeConfig {
+        ChromeConfig {
+            executable: PathBuf::from("/usr/lib/chromium/chromium"),
+            extra_args: extra.iter().map(|a| (*a).to_owned()).collect(),
+            resolve,
+        }
+    }
+
+    #[test]
+    fn resolver_rules_map_each_host() {
+        let cfg = config(
+            &[],
+            vec![
+                ResolveRule {
+                    host: "a.test".to_owned(),
+                    addr: "127.0.0.1:8080".parse().unwrap(),
+                },
+                ResolveRule {
+                    host: "*".to_owned(),
+                    addr: "10.0.0.1:443".parse().unwrap(),
+                },
+            ],
+        );
+        assert_eq!(
+            cfg.host_resolver_rules().as_deref(),
+            Some("MAP a.test 127.0.0.1:8080, MAP * 10.0.0.1:443")
+        );
+        assert_eq!(config(&[], vec![]).host_resolver_rules(), None);
+    }
+
+    #[test]
+    fn args_merge_disabled_features_and_keep_extras() {
+        let cfg = config(&["--disable-features=Foo", "--lang=zh-CN"], vec![]);
+        let args = cfg.args(Path::new("/tmp/p"), true);
+        let disable: Vec<&String> = args.iter().filter(|a| a.starts_with("--disable-features=")).collect();
+        assert_eq!(disable.len(), 1, "{args:?}");
+        assert!(disable[0].contains("HttpsUpgrades") && disable[0].ends_with(",Foo"));
+        assert!(args.contains(&"--no-sandbox".to_owned()));
+        assert!(args.contains(&"--user-data-dir=/tmp/p".to_owned()));
+        assert!(args.contains(&"--lang=zh-CN".to_owned()));
+        assert_eq!(args.last().map(String::as_str), Some("about:blank"));
+        assert!(!cfg.args(Path::new("/tmp/p"), false).contains(&"--no-sandbox".to_owned()));
+    }
+
+    #[test]
+    fn locate_rejects_a_missing_explicit_path() {
+        let err = ChromeConfig::locate(Some(Path::new("/nonexistent/chrome"))).unwrap_err();
+        assert!(matches!(err, BrowserError::Launch { .. }), "{err}");
+    }
 }

@@ -1,11 +1,27 @@
 //! The rules engine: record + page facts → findings. Pure: no browser, no
 //! tokio, no clock. Each rule lives in its own module with one `check`.
+//!
+//! Owns the judgement of SPEC §1–2; knows nothing of how pages are rendered
+//! (it reads `page::PageSnapshot`) nor of how findings are written.
 
+mod access;
+mod beian_link;
 pub mod finding;
+mod gongan;
+pub mod occurrence;
+mod redirect;
+mod site_access;
+mod site_name;
+mod title_match;
+
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::time::Duration;
 
-pub use finding::{Evidence, Finding, FindingCode, RuleId, Severity, Verdict};
+pub use finding::{messages, Evidence, Finding, FindingCode, RuleId, Severity, Verdict};
+pub use occurrence::{gongan_occurrences, icp_occurrences, Occurrence};
+pub use redirect::{offsite_domain, registrable_domain};
 
 use crate::filing::IcpNumber;
 use crate::input::Record;
@@ -44,6 +60,166 @@ pub trait ScanFacts {
 }
 
 /// Every finding of `record`, given its targets' outcomes, in SPEC order.
-pub fn evaluate(record: &Record, outcomes: &[TargetOutcome], facts: &dyn ScanFacts) -> Vec<Finding> {
-    todo!("rules helper: {record:?} {outcomes:?} {}", facts.filed_number("").is_some())
+///
+/// Findings come ordered by rule (SPEC §1's order, then `input` and
+/// `crawler`), and within a rule by target (record-level findings first, then
+/// the targets in the order of `outcomes`).
+pub fn evaluate(
+    record: &Record,
+    outcomes: &[TargetOutcome],
+    facts: &dyn ScanFacts,
+) -> Vec<Finding> {
+    let mut findings = site_access::check(record, outcomes, facts);
+    findings.extend(title_match::check(record, outcomes, facts));
+    findings.extend(beian_link::check(record, outcomes, facts));
+    findings.extend(gongan::check(record, outcomes, facts));
+    findings.extend(redirect::check(record, outcomes, facts));
+    findings.extend(access::check(record, outcomes, facts));
+    findings.extend(site_name::check(record, outcomes, facts));
+    // `address-refused` and `crawler-error` come from site_access (one
+    // finding per failed target) but belong to later rules: sort stably.
+    findings.sort_by_key(|f| {
+        let place = f
+            .target
+            .as_ref()
+            .and_then(|label| outcomes.iter().position(|o| &o.label() == label));
+        (f.rule, place)
+    });
+    findings
+}
+
+/// The targets that produced a page, with the page.
+pub(crate) fn reachable(
+    outcomes: &[TargetOutcome],
+) -> impl Iterator<Item = (&TargetOutcome, &PageSnapshot)> {
+    outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok().map(|page| (o, page)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{
+        failed, filed, landing_on, outcome, page_with_footer, reached, Facts, MIIT,
+    };
+    use super::*;
+    use crate::page::Unreachable;
+    use crate::targets::Device;
+    use FindingCode::{
+        AddressRefused, CrawlerError, IcpNotLinked, IpNotFiled, NameRestrictedKeyword,
+        RedirectedOffsite, SiteUnreachable, TitleMismatch,
+    };
+
+    const FILED: &str = "京ICP备12345678号-1";
+
+    fn summary(findings: &[Finding]) -> Vec<(FindingCode, Option<&str>)> {
+        findings
+            .iter()
+            .map(|f| (f.code, f.target.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn unreachable_target_gets_only_site_unreachable() {
+        let record = Record {
+            service_name: Some("例子网".to_owned()),
+            gongan_number: Some(
+                crate::filing::GonganNumber::parse("京公网安备11010502030143号").unwrap(),
+            ),
+            ips: vec!["203.0.113.0/24".parse().unwrap()],
+            ..filed("example.cn", FILED)
+        };
+        let outcomes = [failed(
+            "example.cn",
+            TargetFailure::Unreachable(Unreachable::Dns {
+                detail: "net::ERR_NAME_NOT_RESOLVED".to_owned(),
+            }),
+        )];
+        let findings = evaluate(&record, &outcomes, &Facts::default());
+        assert_eq!(
+            summary(&findings),
+            [(SiteUnreachable, Some("https://example.cn/#desktop"))]
+        );
+        assert_eq!(Verdict::of(&findings), Verdict::Fail);
+    }
+
+    #[test]
+    fn findings_come_in_rule_order_then_target_order() {
+        let record = Record {
+            service_name: Some("中国例子网".to_owned()),
+            ips: vec!["203.0.113.0/24".parse().unwrap()],
+            ..filed("example.cn", FILED)
+        };
+        let mut served_elsewhere = page_with_footer(FILED, None);
+        served_elsewhere.title = "中国例子网".to_owned();
+        served_elsewhere.addresses = vec!["198.51.100.1".to_owned()];
+        let mut offsite = landing_on(page_with_footer(FILED, Some(MIIT)), "https://other.cn/");
+        offsite.title = "别处".to_owned();
+        let outcomes = [
+            failed(
+                "example.cn",
+                TargetFailure::AddressRefused {
+                    host: "example.cn".to_owned(),
+                    address: "10.0.0.1".to_owned(),
+                },
+            ),
+            outcome("example.cn", Device::Mobile, Ok(served_elsewhere)),
+            reached("www.example.cn", offsite),
+            outcome(
+                "www.example.cn",
+                Device::Mobile,
+                Err(TargetFailure::Crawler {
+                    reason: "browser crashed".to_owned(),
+                }),
+            ),
+        ];
+        let findings = evaluate(&record, &outcomes, &Facts::default());
+        let apex_mobile = Some("https://example.cn/#mobile");
+        assert_eq!(
+            summary(&findings),
+            [
+                (TitleMismatch, Some("https://www.example.cn/#desktop")),
+                (IcpNotLinked, apex_mobile),
+                (RedirectedOffsite, Some("https://www.example.cn/#desktop")),
+                (AddressRefused, Some("https://example.cn/#desktop")),
+                (IpNotFiled, apex_mobile),
+                (NameRestrictedKeyword, None),
+                (NameRestrictedKeyword, apex_mobile),
+                (CrawlerError, Some("https://www.example.cn/#mobile")),
+            ]
+        );
+    }
+
+    #[test]
+    fn crawler_errors_alone_give_verdict_error() {
+        let outcomes = [failed(
+            "example.cn",
+            TargetFailure::Crawler {
+                reason: "protocol error".to_owned(),
+            },
+        )];
+        let findings = evaluate(&filed("example.cn", FILED), &outcomes, &Facts::default());
+        assert_eq!(
+            summary(&findings),
+            [(CrawlerError, Some("https://example.cn/#desktop"))]
+        );
+        assert_eq!(Verdict::of(&findings), Verdict::Error);
+    }
+
+    #[test]
+    fn a_correct_site_passes() {
+        let mut page = page_with_footer(FILED, Some(MIIT));
+        page.title = "例子网 - 首页".to_owned();
+        let record = Record {
+            service_name: Some("例子网".to_owned()),
+            ..filed("example.cn", FILED)
+        };
+        let outcomes: Vec<_> = crate::targets::expand(&record)
+            .into_iter()
+            .map(|t| outcome(&t.host, t.device, Ok(page.clone())))
+            .collect();
+        let findings = evaluate(&record, &outcomes, &Facts::default());
+        assert_eq!(summary(&findings), []);
+        assert_eq!(Verdict::of(&findings), Verdict::Pass);
+    }
 }

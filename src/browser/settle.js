@@ -1,0 +1,113 @@
+// settle.js — installed with Page.addScriptToEvaluateOnNewDocument in the
+// page's MAIN world, so it runs before any of the site's scripts.
+//
+// It lets render.rs tell when a page has stopped changing without a fixed
+// sleep: it counts the page's pending SHORT one-shot timers (a footer
+// injected by `setTimeout(f, 1500)` after load must be waited for) and
+// remembers when the DOM last changed after parsing. render.rs reads both
+// through `globalThis.__beianAuditSettle()`.
+//
+// What it deliberately ignores, so a busy page cannot keep us waiting:
+// setInterval and requestAnimationFrame (a clock redrawing 20 times a
+// second), timers longer than MAX_DELAY_MS, string timers, and timers
+// scheduled from timer callbacks nested deeper than MAX_DEPTH (a
+// `setTimeout(tick, 50)` loop).
+//
+// Every built-in it needs is captured here, before the site can replace it.
+(() => {
+  'use strict';
+  const KEY = '__beianAuditSettle';
+  if (Object.prototype.hasOwnProperty.call(globalThis, KEY)) return;
+
+  const MAX_DELAY_MS = 2500;
+  const MAX_DEPTH = 3;
+
+  const g = globalThis;
+  const apply = Reflect.apply;
+  const defineProperty = Object.defineProperty;
+  const perfNow = Performance.prototype.now;
+  const perf = globalThis.performance;
+  const now = () => apply(perfNow, perf, []);
+  const origSetTimeout = globalThis.setTimeout;
+  const origClearTimeout = globalThis.clearTimeout;
+  const origClearInterval = globalThis.clearInterval;
+  const Observer = globalThis.MutationObserver;
+  const readyStateGetter = Object.getOwnPropertyDescriptor(Document.prototype, 'readyState').get;
+  const hrefGetter = Object.getOwnPropertyDescriptor(Location.prototype, 'href');
+  const doc = document;
+  const loc = location;
+
+  // Pending counted timers by id; a prototype-less object cannot be
+  // disturbed by a site patching Map or Object.prototype.
+  const pending = Object.create(null);
+  let count = 0;
+  let depth = 0;
+  let lastMutation = -1;
+
+  const forget = (id) => {
+    if (pending[id] === true) {
+      delete pending[id];
+      count -= 1;
+    }
+  };
+
+  function setTimeout(handler, delay, ...args) {
+    const ms = Number(delay) || 0;
+    if (typeof handler !== 'function' || ms > MAX_DELAY_MS || depth >= MAX_DEPTH) {
+      return apply(origSetTimeout, g, [handler, delay, ...args]);
+    }
+    const myDepth = depth + 1;
+    let id;
+    const wrapped = function () {
+      forget(id);
+      const saved = depth;
+      depth = myDepth;
+      try {
+        return apply(handler, this, args);
+      } finally {
+        depth = saved;
+      }
+    };
+    id = apply(origSetTimeout, g, [wrapped, delay]);
+    pending[id] = true;
+    count += 1;
+    return id;
+  }
+
+  function clearTimeout(id) {
+    forget(id);
+    return apply(origClearTimeout, g, [id]);
+  }
+
+  // Timeout and interval ids share one space: clearInterval can cancel a timeout.
+  function clearInterval(id) {
+    forget(id);
+    return apply(origClearInterval, g, [id]);
+  }
+
+  globalThis.setTimeout = setTimeout;
+  globalThis.clearTimeout = clearTimeout;
+  globalThis.clearInterval = clearInterval;
+
+  const readyState = () => apply(readyStateGetter, doc, []);
+
+  // Mutations while the parser runs are the page arriving, not scripts
+  // changing it; load already covers them.
+  new Observer(() => {
+    if (readyState() !== 'loading') lastMutation = now();
+  }).observe(doc, { subtree: true, childList: true, characterData: true, attributes: true });
+
+  // Non-configurable and non-writable: the site cannot remove or fake it.
+  defineProperty(globalThis, KEY, {
+    value: () => ({
+      injected: true,
+      href: apply(hrefGetter.get, loc, []),
+      ready: readyState(),
+      timers: count,
+      sinceMutation: lastMutation < 0 ? -1 : now() - lastMutation,
+    }),
+    enumerable: false,
+    configurable: false,
+    writable: false,
+  });
+})();

@@ -1,0 +1,111 @@
+//! The command line, as clap derive types. Doc comments are the `--help`
+//! text. Nothing outside `config` sees these raw values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::InputFormat;
+
+/// Audit China ICP filing (备案) display rules on filed websites, with a
+/// real headless Chromium.
+///
+/// Reads filed records, renders each filed apex and www. host on desktop and
+/// on a phone, and writes one JSON line of findings per record to stdout.
+#[derive(Debug, Parser)]
+#[command(name = "beian-audit", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan filed records and write JSON findings.
+    Scan(ScanArgs),
+}
+
+/// `beian-audit scan` flags (SPEC §5).
+#[derive(Debug, Args)]
+#[expect(clippy::struct_excessive_bools, reason = "independent on/off flags")]
+pub struct ScanArgs {
+    /// Records to scan: CSV, NDJSON or a plain list of domains; `-` for stdin.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub input: PathBuf,
+
+    /// Write the JSON lines to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Skip records whose result is already in --output; append the rest.
+    #[arg(long, requires = "output")]
+    pub resume: bool,
+
+    /// Pages rendered at once, across all browsers [default: from the machine].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Chromium processes in the pool [default: from the machine].
+    #[arg(long, value_name = "N")]
+    pub browsers: Option<usize>,
+
+    /// The browser to drive [default: chromium-headless-shell, chromium, … on PATH].
+    #[arg(long, value_name = "PATH", env = "CHROME")]
+    pub chrome: Option<PathBuf>,
+
+    /// An extra flag for every Chromium started (repeatable).
+    #[arg(long = "chrome-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub chrome_args: Vec<String>,
+
+    /// Send connections for HOST (`*` for all) to ADDR:PORT instead of DNS (repeatable).
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    pub resolve: Vec<String>,
+
+    /// Visit hosts that resolve to private, loopback or link-local addresses.
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Which scheme to open: `auto` tries https first, then http.
+    #[arg(long, value_enum, default_value_t = SchemePolicy::Auto)]
+    pub scheme: SchemePolicy,
+
+    /// The budget for one target, navigation and settling included.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+
+    /// Which findings make the exit status 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// The input's format [default: from the file name or content].
+    #[arg(long, value_enum)]
+    pub input_format: Option<InputFormat>,
+
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `--scheme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemePolicy {
+    /// https first, then http when https cannot connect.
+    Auto,
+    /// https only.
+    Https,
+    /// http only.
+    Http,
+}
+
+/// `--fail-on`: which findings make the exit status 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any error-severity finding.
+    Error,
+    /// Any finding at all, warnings included.
+    Warning,
+    /// Never: exit 0 whenever the scan ran.
+    Never,
+}

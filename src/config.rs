@@ -1,0 +1,191 @@
+//! `ScanConfig`: the scan's settings, validated and resolved once from the
+//! raw flags, then read-only. Defaults "from the machine" are decided here.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::browser::launch::ResolveRule;
+use crate::browser::ChromeConfig;
+use crate::cli::{FailOn, ScanArgs, SchemePolicy};
+use crate::error::Error;
+use crate::input::record::to_ascii_host;
+use crate::input::{InputFormat, InputSource};
+
+/// Everything a scan needs, frozen before work starts.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    /// Where records come from.
+    pub input: InputSource,
+    /// Forced input format.
+    pub input_format: Option<InputFormat>,
+    /// `-o FILE`, or stdout.
+    pub output: Option<PathBuf>,
+    /// `--resume`.
+    pub resume: bool,
+    /// Pages rendered at once.
+    pub concurrency: usize,
+    /// Chromium processes.
+    pub browsers: usize,
+    /// The browser and its flags.
+    pub chrome: ChromeConfig,
+    /// `--allow-private`.
+    pub allow_private: bool,
+    /// `--scheme`.
+    pub scheme: SchemePolicy,
+    /// Budget of one target.
+    pub timeout: Duration,
+    /// `--fail-on`.
+    pub fail_on: FailOn,
+    /// Progress lines on stderr.
+    pub progress: bool,
+}
+
+impl ScanConfig {
+    /// Validate the flags and resolve every default.
+    pub fn from_args(args: ScanArgs) -> Result<ScanConfig, Error> {
+        let resolve = args
+            .resolve
+            .iter()
+            .map(|r| parse_resolve(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        if args.timeout == 0 {
+            return Err(Error::Flag("--timeout must be at least 1 second".to_owned()));
+        }
+        let executable = ChromeConfig::locate(args.chrome.as_deref())?;
+        let machine = Machine::detect();
+        let concurrency = match args.concurrency {
+            Some(0) => return Err(Error::Flag("--concurrency must be at least 1".to_owned())),
+            Some(n) => n,
+            None => machine.default_concurrency(),
+        };
+        let browsers = match args.browsers {
+            Some(0) => return Err(Error::Flag("--browsers must be at least 1".to_owned())),
+            Some(n) => n,
+            None => machine.default_browsers(),
+        }
+        .min(concurrency);
+        let input = if args.input == Path::new("-") {
+            InputSource::Stdin
+        } else {
+            InputSource::File(args.input)
+        };
+        Ok(ScanConfig {
+            input,
+            input_format: args.input_format,
+            output: args.output,
+            resume: args.resume,
+            concurrency,
+            browsers,
+            chrome: ChromeConfig {
+                executable,
+                extra_args: args.chrome_args,
+                resolve,
+            },
+            allow_private: args.allow_private,
+            scheme: args.scheme,
+            timeout: Duration::from_secs(args.timeout),
+            fail_on: args.fail_on,
+            progress: !args.no_progress,
+        })
+    }
+}
+
+/// Parse `HOST=ADDR:PORT` (`*` for every host; `[v6]:port` for IPv6).
+fn parse_resolve(text: &str) -> Result<ResolveRule, Error> {
+    let bad = |why: &str| Error::Flag(format!("--resolve {text:?}: {why}; write it like 'example.cn=127.0.0.1:8080' or '*=127.0.0.1:8080'"));
+    let (host, addr) = text.split_once('=').ok_or_else(|| bad("no `=`"))?;
+    let addr: SocketAddr = addr.trim().parse().map_err(|_| bad("not an ADDR:PORT"))?;
+    let host = host.trim();
+    let host = if host == "*" {
+        host.to_owned()
+    } else {
+        to_ascii_host(host).map_err(|why| bad(&why))?
+    };
+    Ok(ResolveRule { host, addr })
+}
+
+/// What the machine (or the container's cgroup) offers.
+struct Machine {
+    cores: usize,
+    memory_bytes: Option<u64>,
+}
+
+impl Machine {
+    fn detect() -> Machine {
+        Machine {
+            // Honours cgroup CPU quotas on Linux.
+            cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            memory_bytes: cgroup_memory_limit().or_else(mem_available),
+        }
+    }
+
+    /// Pages at once: about four per core (pages wait on the network most of
+    /// the time), but no more than memory allows at ~250 MiB a page.
+    fn default_concurrency(&self) -> usize {
+        let by_cpu = self.cores * 4;
+        let by_memory = self
+            .memory_bytes
+            .map_or(usize::MAX, |m| usize::try_from(m / (250 << 20)).unwrap_or(usize::MAX));
+        by_cpu.min(by_memory).clamp(1, 64)
+    }
+
+    /// One browser per two cores: each Chromium already spreads its
+    /// renderers over the cores.
+    fn default_browsers(&self) -> usize {
+        self.cores.div_ceil(2).clamp(1, 8)
+    }
+}
+
+/// The cgroup v2 (or v1) memory limit, when one is set.
+fn cgroup_memory_limit() -> Option<u64> {
+    ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        // v1 reports "no limit" as a huge number.
+        .filter(|&n| n < (1 << 50))
+}
+
+/// `MemAvailable` from /proc/meminfo.
+fn mem_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::wildcard("*=127.0.0.1:8080", "*", "127.0.0.1:8080")]
+    #[case::host("Example.CN=10.0.0.1:443", "example.cn", "10.0.0.1:443")]
+    #[case::idn("例子.中国=127.0.0.1:80", "xn--fsqu00a.xn--fiqs8s", "127.0.0.1:80")]
+    #[case::ipv6("a.cn=[::1]:8080", "a.cn", "[::1]:8080")]
+    fn resolve_rules_parse(#[case] text: &str, #[case] host: &str, #[case] addr: &str) {
+        let rule = parse_resolve(text).unwrap();
+        assert_eq!(rule.host, host);
+        assert_eq!(rule.addr.to_string(), addr);
+    }
+
+    #[rstest]
+    #[case::no_equals("127.0.0.1:8080")]
+    #[case::no_port("a.cn=127.0.0.1")]
+    #[case::bad_host("a b=127.0.0.1:1")]
+    fn bad_resolve_rules_are_flag_errors(#[case] text: &str) {
+        assert!(matches!(parse_resolve(text), Err(Error::Flag(_))));
+    }
+
+    #[rstest]
+    #[case::two_cores_plenty(2, Some(24 << 30), 8, 1)]
+    #[case::two_cores_one_gib(2, Some(1 << 30), 4, 1)]
+    #[case::tiny(1, Some(100 << 20), 1, 1)]
+    #[case::eight_cores(8, None, 32, 4)]
+    fn machine_defaults(#[case] cores: usize, #[case] memory_bytes: Option<u64>, #[case] pages: usize, #[case] browsers: usize) {
+        let m = Machine { cores, memory_bytes };
+        assert_eq!((m.default_concurrency(), m.default_browsers()), (pages, browsers));
+    }
+}

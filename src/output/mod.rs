@@ -1,0 +1,17 @@
+//! Output: `RecordReport` → one JSON line, written by the one
+//! [`NdjsonWriter`].
+//!
+//! # Wire format
+//!
+//! SPEC.md §4 is the source of truth. Each line is a [`RecordReport`]:
+//! `domain` (as the input wrote it), `id` (passed through), `line` (the
+//! record's input line, the key `--resume` uses), `verdict`
+//! (`pass`/`fail`/`error`), `findings` (each with `code`, `rule`,
+//! `severity`, `target`, `message`, `message_zh`, `evidence`), `targets`
+//! (one [`TargetReport`] per host × device) and `elapsed_ms`.
+
+pub mod report;
+pub mod writer;
+
+pub use report::{LinkReport, RecordReport, TargetReport};
+pub use writer::NdjsonWriter;

@@ -1,0 +1,143 @@
+//! The wire types of SPEC §4: one `RecordReport` per input record. These
+//! serde types are the contract and nothing else.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{gongan_occurrences, icp_occurrences, Finding, TargetOutcome, Verdict};
+use crate::targets::Device;
+
+/// One output line: a record and everything found about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordReport {
+    /// The domain as the input wrote it (empty when the row had none).
+    pub domain: String,
+    /// The input's `id`, untouched; null when absent.
+    pub id: Option<serde_json::Value>,
+    /// 1-based line of the record in the input (the key `--resume` uses).
+    pub line: u64,
+    /// `pass`, `fail` or `error` (SPEC §2).
+    pub verdict: Verdict,
+    /// Every broken rule.
+    pub findings: Vec<Finding>,
+    /// One entry per host × device.
+    pub targets: Vec<TargetReport>,
+    /// From the first target's start to this line being written.
+    pub elapsed_ms: u64,
+}
+
+/// What one target showed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// The homepage URL navigated.
+    pub url: String,
+    /// The host, ASCII form.
+    pub host: String,
+    /// `desktop` or `mobile`.
+    pub device: Device,
+    /// Where navigation ended; null when nothing arrived.
+    pub final_url: Option<String>,
+    /// HTTP status of the final document.
+    pub status: Option<u16>,
+    /// Addresses the main document was served from.
+    pub addresses: Vec<String>,
+    /// The rendered `document.title`.
+    pub title: Option<String>,
+    /// ICP numbers shown, canonical form, each once.
+    pub icp_numbers: Vec<String>,
+    /// 公安 numbers shown, canonical form, each once.
+    pub gongan_numbers: Vec<String>,
+    /// Text runs carrying a number, and links to the MIIT or MPS sites.
+    pub links: Vec<LinkReport>,
+    /// Why the target has no page; null when it rendered.
+    pub error: Option<String>,
+    /// Time spent on this target.
+    pub elapsed_ms: u64,
+}
+
+/// A text run carrying a filing number, or a link to a filing site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkReport {
+    /// The text shown.
+    pub text: String,
+    /// The enclosing link's `href`; null when not linked.
+    pub href: Option<String>,
+    /// Whether a visitor can see it.
+    pub visible: bool,
+    /// Whether it is at the bottom of the page.
+    pub in_footer: bool,
+}
+
+impl TargetReport {
+    /// What `outcome` showed, in wire form: numbers in canonical form, each
+    /// once; every text run carrying a number and every filing-site link.
+    pub fn from_outcome(outcome: &TargetOutcome) -> TargetReport {
+        let mut report = TargetReport {
+            url: outcome.url.clone(),
+            host: outcome.target.host.clone(),
+            device: outcome.target.device,
+            final_url: None,
+            status: None,
+            addresses: Vec::new(),
+            title: None,
+            icp_numbers: Vec::new(),
+            gongan_numbers: Vec::new(),
+            links: Vec::new(),
+            error: None,
+            elapsed_ms: millis(outcome.elapsed),
+        };
+        let page = match &outcome.result {
+            Ok(page) => page,
+            Err(failure) => {
+                report.error = Some(failure.to_string());
+                return report;
+            }
+        };
+        report.final_url = Some(page.final_url.clone());
+        report.status = page.status;
+        report.addresses.clone_from(&page.addresses);
+        report.title = Some(page.title.clone());
+        let icp = icp_occurrences(page);
+        let gongan = gongan_occurrences(page);
+        report.icp_numbers = unique(icp.iter().map(|o| o.number.to_string()));
+        report.gongan_numbers = unique(gongan.iter().map(|o| o.number.to_string()));
+        let runs = icp
+            .iter()
+            .map(|o| (&o.text, &o.href, o.visible, o.in_footer))
+            .chain(gongan.iter().map(|o| (&o.text, &o.href, o.visible, o.in_footer)))
+            .map(|(text, href, visible, in_footer)| LinkReport {
+                text: text.clone(),
+                href: href.clone(),
+                visible,
+                in_footer,
+            });
+        let anchors = page.links.iter().map(|l| LinkReport {
+            text: l.text.clone(),
+            href: Some(l.href.clone()),
+            visible: l.visible,
+            in_footer: l.in_footer,
+        });
+        for link in runs.chain(anchors) {
+            // An anchor whose text is the number is already listed as a run.
+            if !report.links.iter().any(|l| l.href == link.href && l.text.contains(link.text.trim())) {
+                report.links.push(link);
+            }
+        }
+        report
+    }
+}
+
+/// Each distinct value once, in first-seen order.
+fn unique(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// Whole milliseconds, saturating.
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,347 @@
+//! The scan pipeline: records → targets → renders → judgement → lines.
+//!
+//! This is the one place with concurrency: `buffer_unordered` bounds the
+//! records in flight, a semaphore bounds the pages rendered at once (the
+//! targets of one record render side by side), and the single loop at the
+//! end owns judging and writing, so output lines never interleave.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use futures::StreamExt;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::browser::{BrowserPool, RenderError};
+use crate::cli::SchemePolicy;
+use crate::config::ScanConfig;
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::guard;
+use crate::input::{read_records, InputError, InputSource, Record, RecordResult};
+use crate::judge::{Judge, RecordOutcome, ScanIndex};
+use crate::output::{NdjsonWriter, RecordReport};
+use crate::page::{TargetFailure, Unreachable};
+use crate::rules::{Evidence, Finding, FindingCode, TargetOutcome, Verdict};
+use crate::targets::{expand, Target};
+
+/// How often a crawler failure is retried on a (possibly new) browser.
+const CRAWLER_RETRIES: u32 = 2;
+
+/// Shared, read-only state of one scan.
+struct Ctx {
+    config: ScanConfig,
+    pool: BrowserPool,
+    /// One permit per page rendered at once.
+    pages: Semaphore,
+}
+
+/// Run a whole scan; the exit status says what `--fail-on` makes of it.
+pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
+    // Open the input first: an unreadable file must fail before a browser starts.
+    let records = read_records(&config.input, config.input_format)?;
+    let index = build_index(&config)?;
+    let mut writer = match &config.output {
+        Some(path) => NdjsonWriter::file(path, config.resume).map_err(|source| Error::Output {
+            path: path.display().to_string(),
+            source,
+        })?,
+        None => NdjsonWriter::stdout(),
+    };
+    let pool = BrowserPool::launch(config.chrome.clone(), config.browsers).await?;
+    tracing::info!(
+        browsers = config.browsers,
+        concurrency = config.concurrency,
+        chrome = %config.chrome.executable.display(),
+        "scan started"
+    );
+    let concurrency = config.concurrency;
+    let ctx = Arc::new(Ctx {
+        pages: Semaphore::new(concurrency),
+        config,
+        pool,
+    });
+
+    // The reader runs on a blocking thread; the bounded channel is the
+    // back-pressure that keeps a huge input from being read ahead.
+    let (tx, mut rx) = mpsc::channel::<RecordResult>(concurrency * 2);
+    let reader = tokio::task::spawn_blocking(move || {
+        for item in records {
+            if tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    let items = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let mut finished = items
+        .map(|item| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                match item {
+                    Ok(record) => Ok(scan_record(&ctx, record).await),
+                    Err(invalid) => Err(invalid),
+                }
+            }
+        })
+        .buffer_unordered(concurrency);
+
+    let mut judge = Judge::new(index);
+    let mut tally = Tally::new(ctx.config.fail_on, ctx.config.progress);
+    let mut write_failed = None;
+    while let Some(item) = finished.next().await {
+        let reports = match item {
+            Ok(done) => judge.accept(done),
+            Err(invalid) => vec![invalid_report(invalid)],
+        };
+        if let Err(e) = write_all(&mut writer, &reports, &mut tally) {
+            write_failed = Some(e);
+            break;
+        }
+    }
+    if write_failed.is_none() {
+        let rest = judge.finish();
+        if let Err(e) = write_all(&mut writer, &rest, &mut tally) {
+            write_failed = Some(e);
+        }
+    }
+    drop(finished);
+    reader.abort();
+    match Arc::try_unwrap(ctx) {
+        Ok(ctx) => ctx.pool.close().await,
+        Err(_) => tracing::warn!("browser pool still shared at exit; browsers are killed on drop"),
+    }
+    tally.summary();
+    match write_failed {
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(tally.status()),
+        Some(source) => Err(Error::Output {
+            path: writer.name().to_owned(),
+            source,
+        }),
+        None => Ok(tally.status()),
+    }
+}
+
+fn write_all(writer: &mut NdjsonWriter, reports: &[RecordReport], tally: &mut Tally) -> std::io::Result<()> {
+    for report in reports {
+        writer.write(report)?;
+        tally.add(report);
+    }
+    Ok(())
+}
+
+/// Read the input once ahead of the scan to learn every filed domain and
+/// subject (see `judge`). Standard input cannot be read twice: then the
+/// cross-record rules know only the records seen so far.
+fn build_index(config: &ScanConfig) -> Result<ScanIndex, Error> {
+    let mut index = ScanIndex::default();
+    if let InputSource::File(_) = &config.input {
+        for record in read_records(&config.input, config.input_format)?.flatten() {
+            index.add(&record, true);
+        }
+    }
+    Ok(index)
+}
+
+/// Render every target of `record` (side by side, each under a page permit).
+async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
+    let started = Instant::now();
+    let targets = expand(&record);
+    let mut hosts: Vec<&str> = targets.iter().map(|t| t.host.as_str()).collect();
+    hosts.dedup();
+    let checks = join_all(hosts.iter().map(|host| guard::check(host, &ctx.config.chrome.resolve, ctx.config.allow_private))).await;
+    let outcomes = join_all(targets.iter().map(|target| {
+        let check = hosts
+            .iter()
+            .position(|h| *h == target.host)
+            .and_then(|i| checks[i].clone().err());
+        render_target(ctx, target.clone(), check)
+    }))
+    .await;
+    RecordOutcome {
+        record,
+        outcomes,
+        started,
+    }
+}
+
+/// Render one target: scheme fallback, crawler retries, and the guard's verdict.
+async fn render_target(ctx: &Ctx, target: Target, refused: Option<TargetFailure>) -> TargetOutcome {
+    let schemes: &[&str] = match ctx.config.scheme {
+        SchemePolicy::Auto => &["https", "http"],
+        SchemePolicy::Https => &["https"],
+        SchemePolicy::Http => &["http"],
+    };
+    if let Some(failure) = refused {
+        return TargetOutcome {
+            url: target.url(schemes[0]),
+            target,
+            result: Err(failure),
+            elapsed: Duration::ZERO,
+        };
+    }
+    // Unwrap-free: the semaphore is never closed.
+    let _permit = ctx.pages.acquire().await;
+    let start = Instant::now();
+    let mut last = None;
+    for (i, scheme) in schemes.iter().enumerate() {
+        let url = target.url(scheme);
+        let result = render_with_retries(ctx, &target, &url).await;
+        let is_last = i + 1 == schemes.len();
+        if let Err(TargetFailure::Unreachable(why)) = &result {
+            if !is_last && falls_back(why) {
+                tracing::debug!(%url, %why, "https failed; trying http");
+                continue;
+            }
+        }
+        last = Some(TargetOutcome {
+            target: target.clone(),
+            url,
+            result,
+            elapsed: start.elapsed(),
+        });
+        break;
+    }
+    last.unwrap_or_else(|| TargetOutcome {
+        url: target.url(schemes[0]),
+        target,
+        result: Err(TargetFailure::Crawler {
+            reason: "no scheme to try".to_owned(),
+        }),
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Whether an https failure should be retried over http (`--scheme auto`):
+/// a site that does not speak https at all, not one that is simply gone.
+fn falls_back(why: &Unreachable) -> bool {
+    matches!(
+        why,
+        Unreachable::Refused { .. }
+            | Unreachable::Reset { .. }
+            | Unreachable::Tls { .. }
+            | Unreachable::Timeout { .. }
+            | Unreachable::Other { .. }
+    )
+}
+
+/// Render, retrying crawler failures (ours, not the site's) with backoff.
+async fn render_with_retries(ctx: &Ctx, target: &Target, url: &str) -> Result<crate::page::PageSnapshot, TargetFailure> {
+    let mut attempt = 0;
+    loop {
+        match ctx.pool.render(target, url, ctx.config.timeout).await {
+            Ok(page) => return Ok(page),
+            Err(RenderError::Site(why)) => return Err(TargetFailure::Unreachable(why)),
+            Err(RenderError::Crawler(e)) if attempt < CRAWLER_RETRIES => {
+                attempt += 1;
+                tracing::warn!(%url, error = %e, attempt, "crawler error; retrying");
+                tokio::time::sleep(Duration::from_millis(250 * 4u64.pow(attempt - 1))).await;
+            }
+            Err(RenderError::Crawler(e)) => {
+                return Err(TargetFailure::Crawler { reason: e.to_string() });
+            }
+        }
+    }
+}
+
+/// The output line of a row that could not be read.
+fn invalid_report(invalid: InputError) -> RecordReport {
+    let finding = Finding::new(
+        FindingCode::InputInvalid,
+        None,
+        Evidence {
+            reason: Some(format!("line {}: {}", invalid.line, invalid.reason)),
+            ..Evidence::default()
+        },
+    );
+    tracing::warn!(line = invalid.line, reason = %invalid.reason, "input row skipped");
+    RecordReport {
+        domain: invalid.domain.unwrap_or_default(),
+        id: invalid.id,
+        line: invalid.line,
+        verdict: Verdict::Fail,
+        findings: vec![finding],
+        targets: Vec::new(),
+        elapsed_ms: 0,
+    }
+}
+
+/// Counts for the exit status, progress and the end summary.
+struct Tally {
+    fail_on: crate::cli::FailOn,
+    progress: bool,
+    started: Instant,
+    last_progress: Instant,
+    records: u64,
+    targets: u64,
+    pass: u64,
+    fail: u64,
+    error: u64,
+    counted: bool,
+}
+
+impl Tally {
+    fn new(fail_on: crate::cli::FailOn, progress: bool) -> Tally {
+        Tally {
+            fail_on,
+            progress,
+            started: Instant::now(),
+            last_progress: Instant::now(),
+            records: 0,
+            targets: 0,
+            pass: 0,
+            fail: 0,
+            error: 0,
+            counted: false,
+        }
+    }
+
+    fn add(&mut self, report: &RecordReport) {
+        self.records += 1;
+        self.targets += report.targets.len() as u64;
+        match report.verdict {
+            Verdict::Pass => self.pass += 1,
+            Verdict::Fail => self.fail += 1,
+            Verdict::Error => self.error += 1,
+        }
+        self.counted |= report.findings.iter().any(|f| self.fail_on.counts(f));
+        if self.progress && self.last_progress.elapsed() >= Duration::from_secs(5) {
+            self.last_progress = Instant::now();
+            tracing::info!(
+                records = self.records,
+                pass = self.pass,
+                fail = self.fail,
+                error = self.error,
+                targets_per_s = format!("{:.1}", self.rate()),
+                "progress"
+            );
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "a rate for people")]
+        let targets = self.targets as f64;
+        targets / self.started.elapsed().as_secs_f64().max(0.001)
+    }
+
+    fn summary(&self) {
+        tracing::info!(
+            records = self.records,
+            pass = self.pass,
+            fail = self.fail,
+            error = self.error,
+            targets = self.targets,
+            seconds = format!("{:.1}", self.started.elapsed().as_secs_f64()),
+            targets_per_s = format!("{:.2}", self.rate()),
+            "scan finished"
+        );
+    }
+
+    fn status(&self) -> ExitStatus {
+        if self.counted {
+            ExitStatus::Findings
+        } else {
+            ExitStatus::Passed
+        }
+    }
+}
