@@ -48,10 +48,12 @@ fn report_fatal(e: &anyhow::Error) {
     let _ = writeln!(std::io::stderr().lock(), "beian-audit: error: {e:#}");
 }
 
-/// Logs go to stderr, never stdout (stdout is data). `RUST_LOG` filters.
+/// Logs go to stderr, never stdout (stdout is data). `RUST_LOG` filters;
+/// chromiumoxide is silenced by default: it logs every CDP event it cannot
+/// parse (newer Chromium sends many) and the socket reset at shutdown.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("beian_audit=info,warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("beian_audit=info,chromiumoxide=off,warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

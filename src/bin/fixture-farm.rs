@@ -539,25 +539,19 @@ impl Farm {
             let mut response = Response::page(405, "only GET and HEAD are served here");
             response.headers.push(("Allow".into(), "GET, HEAD".into()));
             Plan::Respond(response)
+        } else if let Some(layers) = self.site_layers(&host) {
+            let mobile = request
+                .header("user-agent")
+                .is_some_and(|ua| ua.contains("Mobile"));
+            site_answer(&layers, &host, &path, mobile).unwrap_or_else(|err| {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "fixture-farm: {host}{path}: {err}"
+                );
+                Plan::Respond(Response::page(500, &err))
+            })
         } else {
-            match self.site_layers(&host) {
-                None => Plan::Respond(Response::page(404, "no such site")),
-                Some(layers) => {
-                    let mobile = request
-                        .header("user-agent")
-                        .is_some_and(|ua| ua.contains("Mobile"));
-                    match site_answer(&layers, &host, &path, mobile) {
-                        Ok(plan) => plan,
-                        Err(err) => {
-                            let _ = writeln!(
-                                std::io::stderr().lock(),
-                                "fixture-farm: {host}{path}: {err}"
-                            );
-                            Plan::Respond(Response::page(500, &err))
-                        }
-                    }
-                }
-            }
+            Plan::Respond(Response::page(404, "no such site"))
         };
         Answer { host, path, plan }
     }
@@ -944,7 +938,9 @@ async fn send(
         head.push_str("\r\n");
     }
     if !bodiless {
-        head.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
+        head.push_str("Content-Length: ");
+        head.push_str(&response.body.len().to_string());
+        head.push_str("\r\n");
     }
     head.push_str(if keep_alive {
         "Connection: keep-alive\r\n\r\n"

@@ -1,11 +1,20 @@
-//! Owns Chromium: launching processes, the page pool, device emulation,
-//! rendering and in-page extraction. Knows no rule: it reports facts
-//! ([`crate::page::PageSnapshot`]) and whose fault a failure was.
+//! Owns Chromium; knows no rule.
+//!
+//! This module owns the browser processes (`launch`), the pool that hands
+//! out pages (`pool`), device emulation (`device`), rendering one target
+//! (`render`) and the in-page fact extraction (`extract.js`). It turns a
+//! [`crate::targets::Target`] into a [`crate::page::PageSnapshot`] of plain
+//! facts — texts, hrefs, visibility, position — or says whose fault it is
+//! that there is none ([`RenderError`]). It never recognises an ICP number
+//! and never judges a page: `filing` and `rules` do that.
 
+pub mod device;
 pub mod error;
 pub mod launch;
 pub mod pool;
+mod render;
 
+pub use device::{BrowserVersion, DeviceProfile};
 pub use error::{BrowserError, RenderError};
-pub use launch::ChromeConfig;
+pub use launch::{ChromeConfig, ResolveRule};
 pub use pool::BrowserPool;

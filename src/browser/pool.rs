@@ -1,25 +1,528 @@
-//! `BrowserPool`: N Chromium processes, each rendering several pages at once.
+//! `BrowserPool`: N Chromium processes, each rendering several pages at
+//! once, each page in its own browser context. A browser that dies is
+//! replaced; the targets that were on it get [`BrowserError::Crashed`] so
+//! the scan can retry them.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use chromiumoxide::cdp::browser_protocol::browser::{
+    BrowserContextId, CloseParams, SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
+};
+use chromiumoxide::cdp::browser_protocol::target::{
+    CloseTargetParams, CreateBrowserContextParams, CreateTargetParams,
+    DisposeBrowserContextParams, EventTargetCreated,
+};
+use chromiumoxide::handler::HandlerConfig;
+use chromiumoxide::Browser;
+use futures::StreamExt;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::device::{BrowserVersion, DeviceProfile};
+use super::launch::{ChromeProcess, LAUNCH_TIMEOUT};
+use super::render::{self, timed, RenderJob};
 use super::{BrowserError, ChromeConfig, RenderError};
-use crate::page::PageSnapshot;
+use crate::page::{PageSnapshot, Unreachable};
 use crate::targets::Target;
 
-/// A pool of Chromium processes.
-pub struct BrowserPool {}
+/// Longest a browser-level command (context, page creation) may take before
+/// the browser counts as hung and is replaced.
+const BROWSER_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a page teardown may take; the browser finishes it on its own.
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a closing browser may take to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// A renderer crash is retried once when at least this much budget is left.
+const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
+
+/// A pool of Chromium processes. `Send + Sync`: render from many tasks
+/// through `&self`.
+pub struct BrowserPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    config: ChromeConfig,
+    slots: Vec<Slot>,
+    closed: AtomicBool,
+    /// Woken whenever a slot changes state.
+    changed: Notify,
+    /// Relaunches in progress, awaited by `close`.
+    relaunches: Mutex<Vec<JoinHandle<()>>>,
+    generations: AtomicU64,
+}
+
+struct Slot {
+    state: Mutex<SlotState>,
+    in_flight: AtomicUsize,
+}
+
+enum SlotState {
+    Live(Arc<Instance>),
+    Starting,
+    Down(String),
+}
+
+/// One connected Chromium.
+struct Instance {
+    browser: Browser,
+    pid: u32,
+    generation: u64,
+    version: BrowserVersion,
+    alive: watch::Receiver<bool>,
+    process: tokio::sync::Mutex<Option<ChromeProcess>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Instance {
+    fn is_alive(&self) -> bool {
+        *self.alive.borrow()
+    }
+
+    /// Resolves once the browser's connection has ended.
+    async fn died(&self) {
+        let mut alive = self.alive.clone();
+        let _ = alive.wait_for(|a| !*a).await;
+    }
+
+    /// Kill a browser that stopped answering; its handler then ends and the
+    /// pool replaces it.
+    async fn kill(&self) {
+        tracing::warn!(pid = self.pid, "killing an unresponsive Chromium");
+        if let Some(process) = self.process.lock().await.take() {
+            process.kill().await;
+        }
+    }
+
+    /// Close the browser, kill what remains of it, remove its profile.
+    async fn shutdown(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.browser.execute(CloseParams::default())).await;
+        if let Some(process) = self.process.lock().await.take() {
+            process.wait_or_kill(EXIT_GRACE).await;
+        }
+        self.abort_tasks();
+    }
+
+    fn abort_tasks(&self) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.abort_tasks();
+    }
+}
+
+/// A browser chosen for one render; counts as one page in flight.
+struct Lease {
+    pool: Arc<PoolInner>,
+    slot: usize,
+    instance: Arc<Instance>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.pool.slots[self.slot].in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl BrowserPool {
-    /// Start `browsers` Chromium processes.
+    /// Start `browsers` Chromium processes (at least one).
     pub async fn launch(config: ChromeConfig, browsers: usize) -> Result<BrowserPool, BrowserError> {
-        todo!("browser helper {config:?} {browsers}")
+        let count = browsers.max(1);
+        let inner = Arc::new(PoolInner {
+            config,
+            slots: (0..count)
+                .map(|_| Slot {
+                    state: Mutex::new(SlotState::Starting),
+                    in_flight: AtomicUsize::new(0),
+                })
+                .collect(),
+            closed: AtomicBool::new(false),
+            changed: Notify::new(),
+            relaunches: Mutex::new(Vec::new()),
+            generations: AtomicU64::new(0),
+        });
+        let started = futures::future::join_all((0..count).map(|slot| launch_instance(&inner, slot))).await;
+        let mut failure = None;
+        for (slot, result) in started.into_iter().enumerate() {
+            match result {
+                Ok(instance) => set_state(&inner, slot, SlotState::Live(instance)),
+                Err(err) => {
+                    set_state(&inner, slot, SlotState::Down(err.to_string()));
+                    failure.get_or_insert(err);
+                }
+            }
+        }
+        let pool = BrowserPool { inner };
+        if let Some(err) = failure {
+            pool.close().await;
+            return Err(err);
+        }
+        Ok(pool)
     }
 
     /// Render `url` as `target.device` within `budget` and extract its facts.
-    pub async fn render(&self, target: &Target, url: &str, budget: Duration) -> Result<PageSnapshot, RenderError> {
-        todo!("browser helper {target:?} {url} {budget:?}")
+    ///
+    /// Each call gets a fresh browser context (no cookies or storage shared
+    /// between sites) on the live browser with the fewest pages in flight.
+    pub async fn render(
+        &self,
+        target: &Target,
+        url: &str,
+        budget: Duration,
+    ) -> Result<PageSnapshot, RenderError> {
+        let started = Instant::now();
+        let end = started + budget;
+        let lease = self.lease(end).await?;
+        let profile = DeviceProfile::for_device(target.device, &lease.instance.version);
+        let mut job = RenderJob {
+            url,
+            profile: &profile,
+            budget,
+            started,
+        };
+        let mut retried = false;
+        loop {
+            let result = render_once(&lease.instance, &job).await;
+            let left = end.saturating_duration_since(Instant::now());
+            match result {
+                Err(RenderError::Site(Unreachable::RendererCrashed)) if !retried && left >= MIN_RETRY_BUDGET => {
+                    tracing::debug!(url, "renderer crashed; retrying once");
+                    retried = true;
+                    job.started = Instant::now();
+                    job.budget = left;
+                }
+                other => return other,
+            }
+        }
     }
 
-    /// Close every browser and remove their profiles.
-    pub async fn close(self) {}
+    /// Process ids of the pool's live browsers (for tests and diagnostics).
+    pub fn pids(&self) -> Vec<u32> {
+        self.inner
+            .slots
+            .iter()
+            .filter_map(|slot| match &*lock(&slot.state) {
+                SlotState::Live(instance) if instance.is_alive() => Some(instance.pid),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Close every browser, kill stragglers and remove their profiles.
+    pub async fn close(self) {
+        let inner = self.inner;
+        inner.closed.store(true, Ordering::Release);
+        inner.changed.notify_waiters();
+        let relaunches: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&inner.relaunches));
+        for task in relaunches {
+            let _ = tokio::time::timeout(LAUNCH_TIMEOUT + BROWSER_COMMAND_TIMEOUT, task).await;
+        }
+        let instances: Vec<Arc<Instance>> = inner
+            .slots
+            .iter()
+            .filter_map(|slot| {
+                match std::mem::replace(&mut *lock(&slot.state), SlotState::Down("closed".to_owned())) {
+                    SlotState::Live(instance) => Some(instance),
+                    _ => None,
+                }
+            })
+            .collect();
+        futures::future::join_all(instances.iter().map(|i| i.shutdown())).await;
+        tracing::debug!(browsers = instances.len(), "browser pool closed");
+    }
+
+    /// The live browser with the fewest pages in flight, relaunching a dead
+    /// one when none is live; waits for a starting one until `end`.
+    async fn lease(&self, end: Instant) -> Result<Lease, BrowserError> {
+        let inner = &self.inner;
+        loop {
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(BrowserError::PoolClosed);
+            }
+            let notified = inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+
+            let mut best: Option<(usize, Arc<Instance>, usize)> = None;
+            let mut starting = false;
+            let mut down = None;
+            for (index, slot) in inner.slots.iter().enumerate() {
+                match &*lock(&slot.state) {
+                    SlotState::Live(instance) if instance.is_alive() => {
+                        let load = slot.in_flight.load(Ordering::Acquire);
+                        if best.as_ref().is_none_or(|(_, _, b)| load < *b) {
+                            best = Some((index, Arc::clone(instance), load));
+                        }
+                    }
+                    // Dead but not yet replaced: its handler task is on it.
+                    SlotState::Live(_) | SlotState::Starting => starting = true,
+                    SlotState::Down(reason) => down = Some((index, reason.clone())),
+                }
+            }
+            if let Some((slot, instance, _)) = best {
+                inner.slots[slot].in_flight.fetch_add(1, Ordering::AcqRel);
+                return Ok(Lease {
+                    pool: Arc::clone(inner),
+                    slot,
+                    instance,
+                });
+            }
+            if let Some((slot, reason)) = down {
+                if !starting {
+                    tracing::debug!(slot, %reason, "no live browser; relaunching");
+                    set_state(inner, slot, SlotState::Starting);
+                    match launch_instance(inner, slot).await {
+                        Ok(instance) => set_state(inner, slot, SlotState::Live(instance)),
+                        Err(err) => {
+                            set_state(inner, slot, SlotState::Down(err.to_string()));
+                            return Err(err);
+                        }
+                    }
+                    continue;
+                }
+            }
+            if tokio::time::timeout_at(end, notified).await.is_err() {
+                return Err(BrowserError::Crashed {
+                    reason: "no browser became ready within the budget".to_owned(),
+                });
+            }
+        }
+    }
+}
+
+/// One attempt: a context, a page in it, the render, the teardown.
+async fn render_once(instance: &Arc<Instance>, job: &RenderJob<'_>) -> Result<PageSnapshot, RenderError> {
+    let browser = &instance.browser;
+    let setup_end = (Instant::now() + BROWSER_COMMAND_TIMEOUT).min(job.started + job.budget);
+    let mut create = CreateBrowserContextParams::default();
+    create.dispose_on_detach = Some(true);
+    let context = match timed(browser.execute(create), setup_end).await {
+        Some(Ok(reply)) => reply.result.browser_context_id,
+        Some(Err(e)) => return Err(crawler_error(instance, "Target.createBrowserContext", e).into()),
+        None => return Err(hung(instance, "Target.createBrowserContext").await.into()),
+    };
+    let result = async {
+        let mut deny = SetDownloadBehaviorParams::new(SetDownloadBehaviorBehavior::Deny);
+        deny.browser_context_id = Some(context.clone());
+        match timed(browser.execute(deny), setup_end).await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(crawler_error(instance, "Browser.setDownloadBehavior", e).into()),
+            None => return Err(hung(instance, "Browser.setDownloadBehavior").await.into()),
+        }
+        let mut params = CreateTargetParams::new("about:blank");
+        params.browser_context_id = Some(context.clone());
+        let page = match timed(browser.new_page(params), setup_end).await {
+            Some(Ok(page)) => page,
+            Some(Err(e)) => return Err(crawler_error(instance, "Target.createTarget", e).into()),
+            None => return Err(hung(instance, "Target.createTarget").await.into()),
+        };
+        let result = tokio::select! {
+            result = render::render(&page, job) => result,
+            () = instance.died() => Err(crashed(instance).into()),
+        };
+        // Closing the target rather than Page.close: the latter runs
+        // beforeunload handlers and can hang.
+        let _ = timed(
+            browser.execute(CloseTargetParams::new(page.target_id().clone())),
+            Instant::now() + TEARDOWN_TIMEOUT,
+        )
+        .await;
+        result
+    }
+    .await;
+    dispose(instance, context).await;
+    match result {
+        Err(RenderError::Crawler(BrowserError::Protocol { .. })) if !instance.is_alive() => {
+            Err(crashed(instance).into())
+        }
+        other => other,
+    }
+}
+
+async fn dispose(instance: &Instance, context: BrowserContextId) {
+    if !instance.is_alive() {
+        return;
+    }
+    let disposed = timed(
+        instance.browser.execute(DisposeBrowserContextParams::new(context)),
+        Instant::now() + TEARDOWN_TIMEOUT,
+    )
+    .await;
+    match disposed {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => tracing::debug!(pid = instance.pid, error = %e, "disposing a browser context failed"),
+        None => tracing::debug!(pid = instance.pid, "disposing a browser context timed out"),
+    }
+}
+
+fn crashed(instance: &Instance) -> BrowserError {
+    BrowserError::Crashed {
+        reason: format!("Chromium (pid {}) went away", instance.pid),
+    }
+}
+
+fn crawler_error(instance: &Instance, step: &str, err: chromiumoxide::error::CdpError) -> BrowserError {
+    if instance.is_alive() {
+        BrowserError::protocol(step, err)
+    } else {
+        crashed(instance)
+    }
+}
+
+/// A browser-level command did not answer: the browser is hung; replace it.
+async fn hung(instance: &Instance, step: &str) -> BrowserError {
+    instance.kill().await;
+    BrowserError::Crashed {
+        reason: format!("Chromium (pid {}) did not answer {step}", instance.pid),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding a slot lock leaves plain data behind; keep going.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn set_state(inner: &PoolInner, slot: usize, state: SlotState) {
+    *lock(&inner.slots[slot].state) = state;
+    inner.changed.notify_waiters();
+}
+
+/// Start, connect and describe one browser for `slot`.
+async fn launch_instance(inner: &Arc<PoolInner>, slot: usize) -> Result<Arc<Instance>, BrowserError> {
+    let config = &inner.config;
+    let launch_err = |reason: String| BrowserError::Launch {
+        path: config.executable.display().to_string(),
+        reason,
+    };
+    let process = ChromeProcess::spawn(config, LAUNCH_TIMEOUT).await?;
+    let pid = process.pid;
+    let mut handler_config = HandlerConfig::default();
+    // chromiumoxide ignores certificate errors by default; a bad
+    // certificate is the site's fault and must surface as net::ERR_CERT_*.
+    handler_config.ignore_https_errors = false;
+    handler_config.viewport = None;
+    let connect = Browser::connect_with_config(process.ws_url.clone(), handler_config);
+    let (browser, mut handler) = match timed(connect, Instant::now() + BROWSER_COMMAND_TIMEOUT).await {
+        Some(Ok(pair)) => pair,
+        Some(Err(e)) => {
+            process.kill().await;
+            return Err(launch_err(format!("cannot connect to DevTools: {e}")));
+        }
+        None => {
+            process.kill().await;
+            return Err(launch_err("DevTools connection timed out".to_owned()));
+        }
+    };
+
+    let generation = inner.generations.fetch_add(1, Ordering::AcqRel);
+    let (alive_tx, alive) = watch::channel(true);
+    let pool = Arc::downgrade(inner);
+    // The handler logs CDP messages it cannot parse and goes on; it ends
+    // only when the connection does, and that means the browser is gone.
+    let handler_task = tokio::spawn(async move {
+        let reason = loop {
+            match handler.next().await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => break e.to_string(),
+                None => break "DevTools connection closed".to_owned(),
+            }
+        };
+        alive_tx.send_replace(false);
+        tracing::debug!(pid, %reason, "Chromium connection ended");
+        if let Some(pool) = pool.upgrade() {
+            instance_died(&pool, slot, generation);
+        }
+    });
+
+    let version = match timed(browser.version(), Instant::now() + BROWSER_COMMAND_TIMEOUT).await {
+        Some(Ok(v)) => BrowserVersion::parse(&v.product, &v.user_agent),
+        other => {
+            handler_task.abort();
+            process.kill().await;
+            return Err(launch_err(format!("Browser.getVersion failed: {other:?}")));
+        }
+    };
+    let popups = timed(browser.event_listener::<EventTargetCreated>(), Instant::now() + BROWSER_COMMAND_TIMEOUT).await;
+    let instance = Arc::new(Instance {
+        browser,
+        pid,
+        generation,
+        version,
+        alive,
+        process: tokio::sync::Mutex::new(Some(process)),
+        tasks: Mutex::new(vec![handler_task]),
+    });
+    if let Some(Ok(mut created)) = popups {
+        // Popups are closed, never followed (SPEC §2).
+        let weak: Weak<Instance> = Arc::downgrade(&instance);
+        let task = tokio::spawn(async move {
+            while let Some(event) = created.next().await {
+                let info = &event.target_info;
+                if info.r#type != "page" || info.opener_id.is_none() {
+                    continue;
+                }
+                let Some(instance) = weak.upgrade() else { break };
+                tracing::debug!(url = %info.url, "closing a popup");
+                let close = instance.browser.execute(CloseTargetParams::new(info.target_id.clone()));
+                let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
+            }
+        });
+        lock(&instance.tasks).push(task);
+    }
+    tracing::debug!(pid, slot, version = %instance.version.full_version, "browser ready");
+    Ok(instance)
+}
+
+/// A browser's connection ended: replace it in the background.
+fn instance_died(inner: &Arc<PoolInner>, slot: usize, generation: u64) {
+    if inner.closed.load(Ordering::Acquire) {
+        return;
+    }
+    let dead = {
+        let mut state = lock(&inner.slots[slot].state);
+        match &*state {
+            SlotState::Live(instance) if instance.generation == generation => {
+                std::mem::replace(&mut *state, SlotState::Starting)
+            }
+            _ => return,
+        }
+    };
+    inner.changed.notify_waiters();
+    let pool = Arc::clone(inner);
+    let task = tokio::spawn(async move {
+        if let SlotState::Live(instance) = dead {
+            // Reap the dead process and its helpers, remove its profile.
+            instance.shutdown().await;
+        }
+        let result = launch_instance(&pool, slot).await;
+        if pool.closed.load(Ordering::Acquire) {
+            if let Ok(instance) = result {
+                instance.shutdown().await;
+            }
+            return;
+        }
+        match result {
+            Ok(instance) => {
+                tracing::info!(slot, pid = instance.pid, "replaced a dead Chromium");
+                set_state(&pool, slot, SlotState::Live(instance));
+            }
+            Err(err) => {
+                tracing::warn!(slot, error = %err, "cannot replace a dead Chromium");
+                set_state(&pool, slot, SlotState::Down(err.to_string()));
+            }
+        }
+    });
+    let mut relaunches = lock(&inner.relaunches);
+    relaunches.retain(|t| !t.is_finished());
+    relaunches.push(task);
 }

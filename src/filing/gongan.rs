@@ -67,7 +67,7 @@ impl GonganNumber {
             reason,
         };
         let folded = Folded::new(text);
-        let mut found = scan(&folded);
+        let mut found = folded.scan(match_at);
         let first = match found.len() {
             0 if text.trim().is_empty() => return Err(error("empty")),
             0 => {
@@ -92,7 +92,8 @@ impl GonganNumber {
     /// number.
     pub fn find_all(text: &str) -> Vec<Found<GonganNumber>> {
         let folded = Folded::new(text);
-        scan(&folded)
+        folded
+            .scan(match_at)
             .into_iter()
             .map(|(number, first, end)| Found {
                 number,
@@ -137,21 +138,6 @@ impl<'de> serde::Deserialize<'de> for GonganNumber {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         GonganNumber::parse(&text).map_err(serde::de::Error::custom)
     }
-}
-
-/// Every number in `f`: the number, its first token and the token after it.
-fn scan(f: &Folded) -> Vec<(GonganNumber, usize, usize)> {
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < f.len() {
-        if let Some((number, end)) = match_at(f, i) {
-            found.push((number, i, end));
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-    found
 }
 
 /// The number starting at token `i`, and the token index after it.

@@ -17,6 +17,19 @@
 //!
 //! White space may stand between any two symbols, letters and digits may be
 //! full-width, `icp` may be lower case, and any dash style is a dash.
+//!
+//! Judgement calls where SPEC is silent:
+//!
+//! - When white space leaves a serial's end open (`京ICP备12345678 2024`,
+//!   no `号`), the reading closed by `号` wins, then one closed by a suffix,
+//!   then one of the length the form is issued with (8 or 10 for ICP备, 6
+//!   for ICP证, 8 for B1/B2), then the longest.
+//! - A suffix's letter counts only as a whole word (`-2A`, but not the `A`
+//!   of `-1 App`); suffix digits drop leading zeros (`-01` is `-1`).
+//! - The traditional forms 備 and 號 read as 备 and 号, and `京ICP备案号：`
+//!   before the serial as `京ICP备`.
+//! - `parse` takes any label before the number and nothing but white space
+//!   after it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,8 +49,10 @@ const PROVINCES: [&str; 35] = [
 /// The region of joint-venture telecom licences (`合字B2-20170010`).
 const JOINT: &str = "合字";
 
-/// Fewest and most serial digits recognised.
+/// Fewest serial digits recognised (licences have 6, filings 8 or 10).
 const MIN_SERIAL: usize = 6;
+
+/// Most serial digits recognised.
 const MAX_SERIAL: usize = 12;
 
 /// Most digits in a service suffix (`-1`, `-12`, `-123`).
@@ -104,7 +119,7 @@ impl IcpNumber {
             reason,
         };
         let folded = Folded::new(text);
-        let mut found = scan(&folded);
+        let mut found = folded.scan(match_at);
         let first = match found.len() {
             0 => return Err(error(why_not_found(text))),
             1 => found.swap_remove(0),
@@ -128,7 +143,8 @@ impl IcpNumber {
     /// is not a suffix.
     pub fn find_all(text: &str) -> Vec<Found<IcpNumber>> {
         let folded = Folded::new(text);
-        scan(&folded)
+        folded
+            .scan(match_at)
             .into_iter()
             .map(|(number, first, end)| Found {
                 number,
@@ -255,21 +271,6 @@ struct Tail {
     suffix: Option<String>,
     hao: bool,
     end: usize,
-}
-
-/// Every number in `f`: the number, its first token and the token after it.
-fn scan(f: &Folded) -> Vec<(IcpNumber, usize, usize)> {
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < f.len() {
-        if let Some((number, end)) = match_at(f, i) {
-            found.push((number, i, end));
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-    found
 }
 
 /// The number starting at token `i`, and the token index after it.

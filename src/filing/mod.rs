@@ -7,9 +7,9 @@ pub mod icp;
 pub mod links;
 pub mod normalize;
 
-pub use gongan::GonganNumber;
-pub use icp::IcpNumber;
-pub use links::{MiitLink, MpsLink, WrongAddress};
+pub use gongan::{GonganNumber, GonganParseError};
+pub use icp::{IcpKind, IcpNumber, IcpParseError};
+pub use links::{is_link, MiitLink, MpsLink, WrongAddress};
 pub use normalize::normalize;
 
 /// A number recognised inside a longer text.

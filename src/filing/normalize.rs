@@ -165,6 +165,26 @@ impl Folded {
         runs
     }
 
+    /// Every match of `match_at` in reading order, none overlapping: what
+    /// matched, its first token and the token after it. `match_at(self, i)`
+    /// tries a match starting at token `i`; scanning goes on after a match.
+    pub(crate) fn scan<T>(
+        &self,
+        match_at: impl Fn(&Folded, usize) -> Option<(T, usize)>,
+    ) -> Vec<(T, usize, usize)> {
+        let mut found = Vec::new();
+        let mut i = 0;
+        while i < self.len() {
+            if let Some((value, end)) = match_at(self, i) {
+                found.push((value, i, end));
+                i = end;
+            } else {
+                i += 1;
+            }
+        }
+        found
+    }
+
     /// Byte range in the original text of the tokens `first..end`
     /// (`end` exclusive, `first < end`).
     pub(crate) fn byte_range(&self, first: usize, end: usize) -> Range<usize> {

@@ -1,13 +1,19 @@
 //! CSV with a header row: English or Chinese column names, optional BOM.
 
-use std::io::BufRead;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read};
+use std::sync::{Arc, Mutex};
 
 use super::record::{Field, RawRecord};
 use super::{InputError, InputFatal, RecordResult};
 
 /// Streams the rows of a CSV as records.
 pub(super) struct CsvRecords {
-    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    reader: csv::Reader<LineCounter>,
+    /// Byte offsets of the newlines read but not yet passed by a row.
+    newlines: Arc<Mutex<VecDeque<u64>>>,
+    /// Lines before the last row's start.
+    lines_before: u64,
     /// The field of each column (`None`: a column we do not use).
     columns: Vec<Option<Field>>,
     row: csv::ByteRecord,
@@ -16,11 +22,17 @@ pub(super) struct CsvRecords {
 impl CsvRecords {
     /// Read the header; fails when it has no domain column.
     pub(super) fn new(source: Box<dyn BufRead + Send>, name: &str) -> Result<Self, InputFatal> {
+        let newlines = Arc::new(Mutex::new(VecDeque::new()));
+        let counter = LineCounter {
+            inner: source,
+            offset: 0,
+            newlines: Arc::clone(&newlines),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             // Rows of the wrong length are reported one by one, not fatal.
             .flexible(true)
-            .from_reader(source);
+            .from_reader(counter);
         let headers = reader.byte_headers().map_err(|e| InputFatal::Header {
             path: name.to_owned(),
             reason: format!("cannot read the CSV header: {e}"),
@@ -37,6 +49,8 @@ impl CsvRecords {
         }
         Ok(CsvRecords {
             reader,
+            newlines,
+            lines_before: 0,
             columns,
             row: csv::ByteRecord::new(),
         })
@@ -48,14 +62,14 @@ impl Iterator for CsvRecords {
 
     fn next(&mut self) -> Option<RecordResult> {
         loop {
-            let line = self.reader.position().line() + 1;
+            let line = self.line_at(self.reader.position().byte());
             match self.reader.read_byte_record(&mut self.row) {
                 Ok(false) => return None,
                 Ok(true) => {}
                 Err(e) => {
                     // A syntax error (e.g. an unclosed quote) may swallow the
                     // rest of the file; csv reports it once, then we go on.
-                    let line = e.position().map_or(line, |p| p.line());
+                    let line = e.position().map_or(line, |p| self.line_at(p.byte()));
                     if e.is_io_error() {
                         return Some(Err(InputError {
                             line,
@@ -72,7 +86,11 @@ impl Iterator for CsvRecords {
                     }));
                 }
             }
-            let line = self.row.position().map_or(line, csv::Position::line);
+            // csv's record position includes blank lines skipped before the
+            // row; count back from the row's end instead.
+            let end = self.reader.position().byte();
+            let inner_newlines: u64 = self.row.iter().map(|f| f.iter().filter(|b| **b == b'\n').count() as u64).sum();
+            let line = self.line_at(end.saturating_sub(1)).saturating_sub(inner_newlines).max(line);
             if self.row.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                 continue;
             }
@@ -82,6 +100,18 @@ impl Iterator for CsvRecords {
 }
 
 impl CsvRecords {
+    /// The 1-based line of byte offset `byte`. Rows come in order, so the
+    /// newlines before it are counted once and forgotten: csv's own line
+    /// numbers skip blank lines, and people look rows up by editor line.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut newlines = self.newlines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while newlines.front().is_some_and(|&n| n < byte) {
+            newlines.pop_front();
+            self.lines_before += 1;
+        }
+        self.lines_before + 1
+    }
+
     fn parse_row(&self, line: u64) -> RecordResult {
         let mut raw = RawRecord::default();
         let mut bad_utf8 = false;
@@ -112,6 +142,25 @@ impl CsvRecords {
             }),
             None => raw.validate(line),
         }
+    }
+}
+
+/// A reader that notes the offset of every newline passing through it.
+struct LineCounter {
+    inner: Box<dyn BufRead + Send>,
+    offset: u64,
+    newlines: Arc<Mutex<VecDeque<u64>>>,
+}
+
+impl Read for LineCounter {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut newlines = self.newlines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            newlines.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 

@@ -221,7 +221,13 @@ fn titles_are_read_after_scripts_ran() {
         ("title-js.test", "锦鲤音乐 - 原创音乐分享"),
     ] {
         for target in &farm_report(domain).targets {
-            assert_eq!(target.title.as_deref(), Some(title), "{}#{}", target.url, target.device);
+            assert_eq!(
+                target.title.as_deref(),
+                Some(title),
+                "{}#{}",
+                target.url,
+                target.device
+            );
         }
     }
 }
@@ -230,8 +236,19 @@ fn titles_are_read_after_scripts_ran() {
 fn http_errors_are_recorded_with_their_status() {
     for (domain, status) in [("status-404.test", 404), ("status-500.test", 500)] {
         for target in &farm_report(domain).targets {
-            assert_eq!(target.status, Some(status), "{}#{}", target.url, target.device);
-            assert!(target.error.is_some(), "{}#{} has no error", target.url, target.device);
+            assert_eq!(
+                target.status,
+                Some(status),
+                "{}#{}",
+                target.url,
+                target.device
+            );
+            assert!(
+                target.error.is_some(),
+                "{}#{} has no error",
+                target.url,
+                target.device
+            );
         }
     }
 }
@@ -253,11 +270,21 @@ fn a_page_whose_load_never_fires_is_judged_on_what_it_shows() {
 #[test]
 fn phones_are_served_the_phone_page() {
     for target in targets_on("icp-mobile-variant.test", Device::Mobile) {
-        assert_eq!(target.title.as_deref(), Some("知味食堂 - 手机版"), "{}", target.url);
+        assert_eq!(
+            target.title.as_deref(),
+            Some("知味食堂 - 手机版"),
+            "{}",
+            target.url
+        );
         assert_eq!(target.icp_numbers, Vec::<String>::new(), "{}", target.url);
     }
     for target in targets_on("icp-mobile-variant.test", Device::Desktop) {
-        assert_eq!(target.title.as_deref(), Some("知味食堂 - 家常菜馆"), "{}", target.url);
+        assert_eq!(
+            target.title.as_deref(),
+            Some("知味食堂 - 家常菜馆"),
+            "{}",
+            target.url
+        );
     }
     let homepage_uas: Vec<&str> = farm_scan()
         .requests
@@ -286,7 +313,11 @@ fn a_footer_hidden_on_phones_is_visible_on_desktops() {
                 .filter(|l| l.text.contains("18061234"))
                 .map(|l| l.visible)
                 .collect();
-            assert!(!runs.is_empty(), "{}#{device}: no run of {number}", target.url);
+            assert!(
+                !runs.is_empty(),
+                "{}#{device}: no run of {number}",
+                target.url
+            );
             assert!(
                 runs.iter().all(|&v| v == visible),
                 "{}#{device}: visibility {runs:?}",
@@ -299,13 +330,48 @@ fn a_footer_hidden_on_phones_is_visible_on_desktops() {
 #[test]
 fn redirects_end_where_the_sites_send_them() {
     for (domain, host, device, final_url) in [
-        ("redirect-www.test", "redirect-www.test", Device::Desktop, "http://www.redirect-www.test/"),
-        ("redirect-www.test", "redirect-www.test", Device::Mobile, "http://www.redirect-www.test/"),
-        ("group-a.test", "group-a.test", Device::Mobile, "http://www.group-a.test/"),
-        ("group-b.test", "group-b.test", Device::Desktop, "http://www.group-a.test/"),
-        ("group-b.test", "www.group-b.test", Device::Mobile, "http://www.group-a.test/"),
-        ("redirect-offsite.test", "redirect-offsite.test", Device::Desktop, "http://www.other-brand.test/"),
-        ("redirect-to-record.test", "www.redirect-to-record.test", Device::Mobile, "http://www.icp-ok.test/"),
+        (
+            "redirect-www.test",
+            "redirect-www.test",
+            Device::Desktop,
+            "http://www.redirect-www.test/",
+        ),
+        (
+            "redirect-www.test",
+            "redirect-www.test",
+            Device::Mobile,
+            "http://www.redirect-www.test/",
+        ),
+        (
+            "group-a.test",
+            "group-a.test",
+            Device::Mobile,
+            "http://www.group-a.test/",
+        ),
+        (
+            "group-b.test",
+            "group-b.test",
+            Device::Desktop,
+            "http://www.group-a.test/",
+        ),
+        (
+            "group-b.test",
+            "www.group-b.test",
+            Device::Mobile,
+            "http://www.group-a.test/",
+        ),
+        (
+            "redirect-offsite.test",
+            "redirect-offsite.test",
+            Device::Desktop,
+            "http://www.other-brand.test/",
+        ),
+        (
+            "redirect-to-record.test",
+            "www.redirect-to-record.test",
+            Device::Mobile,
+            "http://www.icp-ok.test/",
+        ),
     ] {
         let report = farm_report(domain);
         let target = report
@@ -313,14 +379,25 @@ fn redirects_end_where_the_sites_send_them() {
             .iter()
             .find(|t| t.host == host && t.device == device)
             .unwrap_or_else(|| panic!("no target {}", label(host, device)));
-        assert_eq!(target.final_url.as_deref(), Some(final_url), "{}", label(host, device));
+        assert_eq!(
+            target.final_url.as_deref(),
+            Some(final_url),
+            "{}",
+            label(host, device)
+        );
     }
 }
 
 #[test]
 fn addresses_served_from_are_recorded() {
     for target in &farm_report("ip-not-filed.test").targets {
-        assert_eq!(target.addresses, vec!["127.0.0.1".to_owned()], "{}#{}", target.url, target.device);
+        assert_eq!(
+            target.addresses,
+            vec!["127.0.0.1".to_owned()],
+            "{}#{}",
+            target.url,
+            target.device
+        );
     }
 }
 

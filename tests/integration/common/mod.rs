@@ -4,6 +4,7 @@
 //! output through the contract types of `beian_audit::output`.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -262,7 +263,7 @@ impl Scan {
             let mut stderr = child.stderr.take().expect("scan stderr");
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let run = async {
-                let (_, out_read, err_read, status) = tokio::join!(
+                let ((), out_read, err_read, status) = tokio::join!(
                     feed,
                     stdout.read_to_end(&mut out),
                     stderr.read_to_end(&mut err),
@@ -373,13 +374,14 @@ pub(crate) enum On {
     All,
     /// Both hosts on the phone.
     Mobile,
-    /// Both hosts on the desktop.
-    Desktop,
 }
 
 /// The (code, target) pairs `expected` stands for on `domain`'s record,
 /// sorted.
-pub(crate) fn expand(domain: &str, expected: &[(FindingCode, On)]) -> Vec<(FindingCode, Option<String>)> {
+pub(crate) fn expand(
+    domain: &str,
+    expected: &[(FindingCode, On)],
+) -> Vec<(FindingCode, Option<String>)> {
     let www = format!("www.{domain}");
     let mut pairs = Vec::new();
     for &(code, on) in expected {
@@ -390,7 +392,6 @@ pub(crate) fn expand(domain: &str, expected: &[(FindingCode, On)]) -> Vec<(Findi
             }
             On::All => &Device::ALL,
             On::Mobile => &[Device::Mobile],
-            On::Desktop => &[Device::Desktop],
         };
         for host in [domain, www.as_str()] {
             for &device in devices {
@@ -438,14 +439,21 @@ pub(crate) fn assert_findings(report: &RecordReport, expected: &[(FindingCode, O
 
 /// One line per target with the facts that explain findings.
 pub(crate) fn describe_targets(report: &RecordReport) -> String {
-    report
-        .targets
-        .iter()
-        .map(|t| {
-            format!(
-                "  {}#{} status={:?} final={:?} title={:?} icp={:?} gongan={:?} error={:?} links={:?}\n",
-                t.url, t.device, t.status, t.final_url, t.title, t.icp_numbers, t.gongan_numbers, t.error, t.links
-            )
-        })
-        .collect()
+    let mut text = String::new();
+    for t in &report.targets {
+        let _ = writeln!(
+            text,
+            "  {}#{} status={:?} final={:?} title={:?} icp={:?} gongan={:?} error={:?} links={:?}",
+            t.url,
+            t.device,
+            t.status,
+            t.final_url,
+            t.title,
+            t.icp_numbers,
+            t.gongan_numbers,
+            t.error,
+            t.links
+        );
+    }
+    text
 }

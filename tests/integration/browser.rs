@@ -1,0 +1,538 @@
+//! `beian_audit::browser` against a real Chromium, no mocks: every test
+//! starts a tiny loopback HTTP server and a pool whose `--resolve *` sends
+//! every host to it, then renders `http://site.test/…`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use beian_audit::browser::{BrowserPool, ChromeConfig, RenderError, ResolveRule};
+use beian_audit::page::{PageSnapshot, TextSegment, Unreachable};
+use beian_audit::targets::{Device, Target};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const BUDGET: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------
+// A loopback HTTP server serving inline pages by path.
+
+/// One response the server gives for a path.
+#[derive(Clone)]
+struct Route {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    /// Never answer (a resource that never finishes).
+    hang: bool,
+}
+
+impl Route {
+    fn html(body: &str) -> Route {
+        Route {
+            status: 200,
+            headers: vec![("Content-Type".to_owned(), "text/html; charset=utf-8".to_owned())],
+            body: body.to_owned(),
+            hang: false,
+        }
+    }
+
+    fn status(mut self, status: u16) -> Route {
+        self.status = status;
+        self
+    }
+
+    fn header(mut self, name: &str, value: &str) -> Route {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn hang() -> Route {
+        Route {
+            hang: true,
+            ..Route::html("")
+        }
+    }
+}
+
+/// A request the server saw: path (with query) and lower-cased headers.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    headers: HashMap<String, String>,
+}
+
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    /// The requests whose path starts with `prefix`.
+    fn seen(&self, prefix: &str) -> Vec<Seen> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter().filter(|s| s.path.starts_with(prefix)).cloned().collect()
+    }
+}
+
+async fn serve(routes: &[(&str, Route)]) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let routes: Arc<HashMap<String, Route>> = Arc::new(
+        routes
+            .iter()
+            .map(|(p, r)| ((*p).to_owned(), r.clone()))
+            .collect(),
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let routes = Arc::clone(&routes);
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let mut lines = head.split("\r\n");
+                let path = lines
+                    .next()
+                    .and_then(|l| l.split(' ').nth(1))
+                    .unwrap_or("/")
+                    .to_owned();
+                let headers = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    .collect();
+                log.lock().unwrap().push(Seen {
+                    path: path.clone(),
+                    headers,
+                });
+                let key = path.split('?').next().unwrap_or("/");
+                let route = routes
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| Route::html("<title>none</title>nothing here").status(404));
+                if route.hang {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
+                let mut response = format!("HTTP/1.1 {} X\r\n", route.status);
+                for (name, value) in &route.headers {
+                    response.push_str(&format!("{name}: {value}\r\n"));
+                }
+                response.push_str(&format!(
+                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    route.body.len()
+                ));
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.write_all(route.body.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    Server { addr, seen, task }
+}
+
+// ---------------------------------------------------------------------------
+// Pool and assertion helpers.
+
+fn chrome() -> PathBuf {
+    let explicit = std::env::var_os("CHROME").map(PathBuf::from);
+    ChromeConfig::locate(explicit.as_deref()).expect("a Chromium to test with")
+}
+
+async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
+    let config = ChromeConfig {
+        executable: chrome(),
+        extra_args: Vec::new(),
+        resolve,
+    };
+    BrowserPool::launch(config, 1).await.expect("pool launches")
+}
+
+async fn pool_for(server: &Server) -> BrowserPool {
+    pool_with(vec![ResolveRule {
+        host: "*".to_owned(),
+        addr: server.addr,
+    }])
+    .await
+}
+
+fn target(device: Device) -> Target {
+    Target {
+        host: "site.test".to_owned(),
+        device,
+    }
+}
+
+async fn render(pool: &BrowserPool, device: Device, path: &str) -> Result<PageSnapshot, RenderError> {
+    pool.render(&target(device), &format!("http://site.test{path}"), BUDGET)
+        .await
+}
+
+async fn render_ok(pool: &BrowserPool, device: Device, path: &str) -> PageSnapshot {
+    match render(pool, device, path).await {
+        Ok(snapshot) => snapshot,
+        Err(e) => panic!("render of {path} failed: {e:?}"),
+    }
+}
+
+/// The one segment whose text contains `needle`.
+fn segment<'a>(snapshot: &'a PageSnapshot, needle: &str) -> &'a TextSegment {
+    let found: Vec<&TextSegment> = snapshot
+        .blocks
+        .iter()
+        .flat_map(|b| &b.segments)
+        .filter(|s| s.text.contains(needle))
+        .collect();
+    assert_eq!(found.len(), 1, "segments with {needle:?} in {:#?}", snapshot.blocks);
+    found[0]
+}
+
+fn effective_uid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+fn doc(body: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=utf-8>\
+         <meta name=viewport content=\"width=device-width,initial-scale=1\">\
+         <title>测试</title></head><body>{body}</body></html>"
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_reach_chromium_and_close_cleans_up() {
+    let server = serve(&[]).await;
+    let pool = pool_for(&server).await;
+    let pids = pool.pids();
+    assert_eq!(pids.len(), 1);
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pids[0])).unwrap();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    assert_eq!(std::fs::canonicalize(&args[0]).unwrap(), chrome());
+    for flag in [
+        "--headless",
+        "--remote-debugging-port=0",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-quic",
+        "--mute-audio",
+        "--hide-scrollbars",
+    ] {
+        assert!(has(flag), "{flag} missing from {args:?}");
+    }
+    assert_eq!(has("--no-sandbox"), effective_uid() == 0, "{args:?}");
+    assert!(!args.iter().any(|a| a.starts_with("----")), "{args:?}");
+    let rules = format!("--host-resolver-rules=MAP * {}", server.addr);
+    assert!(has(&rules), "{rules} missing from {args:?}");
+    let features: Vec<&String> = args.iter().filter(|a| a.starts_with("--disable-features=")).collect();
+    assert_eq!(features.len(), 1, "{args:?}");
+    assert!(features[0].contains("HttpsUpgrades"), "{args:?}");
+    let profile = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--user-data-dir="))
+        .map(PathBuf::from)
+        .expect("a profile directory");
+    assert!(profile.is_dir());
+
+    pool.close().await;
+    assert!(!profile.exists(), "profile {profile:?} left behind");
+    let gone = match std::fs::read_to_string(format!("/proc/{}/stat", pids[0])) {
+        Err(_) => true,
+        // A zombie awaiting its reaper is dead too.
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z')),
+    };
+    assert!(gone, "Chromium {} outlived close()", pids[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_and_mobile_are_emulated_before_navigation() {
+    let page = doc(
+        "<p id=out></p><script>
+           document.title = [innerWidth, navigator.maxTouchPoints, devicePixelRatio,
+             matchMedia('(pointer: coarse)').matches, navigator.userAgent].join('|');
+         </script>",
+    );
+    let server = serve(&[("/", Route::html(&page))]).await;
+    let pool = pool_for(&server).await;
+
+    let desktop = render_ok(&pool, Device::Desktop, "/?desktop").await;
+    let mobile = render_ok(&pool, Device::Mobile, "/?mobile").await;
+    pool.close().await;
+
+    let fields = |s: &PageSnapshot| s.title.split('|').map(str::to_owned).collect::<Vec<_>>();
+    let d = fields(&desktop);
+    assert_eq!(&d[..4], ["1366", "0", "1", "false"], "desktop saw {:?}", desktop.title);
+    assert!(!d[4].contains("Headless") && !d[4].contains("Mobile"), "{}", d[4]);
+    let m = fields(&mobile);
+    assert_eq!(m[0], "390", "mobile saw {:?}", mobile.title);
+    assert!(m[1].parse::<u32>().unwrap() >= 1, "mobile saw {:?}", mobile.title);
+    assert_eq!(&m[2..4], ["3", "true"], "mobile saw {:?}", mobile.title);
+
+    let desktop_req = &server.seen("/?desktop")[0];
+    let mobile_req = &server.seen("/?mobile")[0];
+    assert_eq!(desktop_req.headers.get("sec-ch-ua-mobile").map(String::as_str), Some("?0"));
+    assert_eq!(mobile_req.headers.get("sec-ch-ua-mobile").map(String::as_str), Some("?1"));
+    let ua = &mobile_req.headers["user-agent"];
+    assert!(ua.contains("Android") && ua.contains("Mobile") && !ua.contains("Headless"), "{ua}");
+    let ua = &desktop_req.headers["user-agent"];
+    assert!(!ua.contains("Headless") && !ua.contains("Mobile"), "{ua}");
+    assert_eq!(desktop.status, Some(200));
+    assert_eq!(desktop.addresses, vec!["127.0.0.1".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_split_over_spans_is_one_block() {
+    let page = doc(
+        "<main><p>正文 2024</p></main>
+         <footer><p>备案号：<a href=' https://beian.miit.gov.cn/ '><span>京ICP备</span><span>12345678号</span>-1</a></p></footer>",
+    );
+    let server = serve(&[("/", Route::html(&page))]).await;
+    let pool = pool_for(&server).await;
+    let snapshot = render_ok(&pool, Device::Desktop, "/").await;
+    pool.close().await;
+
+    let block = snapshot
+        .blocks
+        .iter()
+        .find(|b| b.text().contains("京ICP备12345678号-1"))
+        .unwrap_or_else(|| panic!("no block holds the number: {:#?}", snapshot.blocks));
+    assert!(block.text().starts_with("备案号："), "{:?}", block.text());
+    let linked = segment(&snapshot, "京ICP备");
+    assert_eq!(linked.href.as_deref(), Some("https://beian.miit.gov.cn/"));
+    assert!(linked.visible && linked.in_footer, "{linked:?}");
+    // The "正文 2024" block has too few digits to be reported.
+    assert!(!snapshot.blocks.iter().any(|b| b.text().contains("正文")));
+    assert_eq!(snapshot.links.len(), 1, "{:?}", snapshot.links);
+    assert_eq!(snapshot.links[0].text, "京ICP备12345678号-1");
+    assert_eq!(snapshot.links[0].href, "https://beian.miit.gov.cn/");
+    assert!(snapshot.links[0].visible && snapshot.links[0].in_footer);
+    assert_eq!(snapshot.title, "测试");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_text_is_reported_invisible() {
+    let page = doc(
+        "<div style='display:none'><p>号 100001</p></div>
+         <p style='visibility:hidden'>号 100002</p>
+         <div style='opacity:0'><div><p>号 100003</p></div></div>
+         <p style='color:transparent'>号 100004</p>
+         <p style='font-size:0'>号 100005</p>
+         <div style='width:0;height:0;overflow:hidden'><p>号 100006</p></div>
+         <p style='position:absolute;left:-9999px'>号 100007</p>
+         <p style='position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)'>号 100008</p>
+         <p>号 100009</p>
+         <a href='http://beian.miit.gov.cn' style='display:none'>隐藏的链接</a>
+         <footer><p>京ICP备12345678号-1</p></footer>",
+    );
+    let server = serve(&[("/", Route::html(&page))]).await;
+    let pool = pool_for(&server).await;
+    let snapshot = render_ok(&pool, Device::Desktop, "/").await;
+    pool.close().await;
+
+    for hidden in ["100001", "100002", "100003", "100004", "100005", "100006", "100007", "100008"] {
+        assert!(!segment(&snapshot, hidden).visible, "{hidden} reported visible");
+    }
+    let plain = segment(&snapshot, "100009");
+    assert!(plain.visible, "{plain:?}");
+    let footer = segment(&snapshot, "京ICP备12345678号-1");
+    assert!(footer.visible && footer.in_footer, "{footer:?}");
+    assert_eq!(footer.href, None);
+    assert_eq!(snapshot.links.len(), 1);
+    assert!(!snapshot.links[0].visible, "{:?}", snapshot.links);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_footer_injected_after_load_is_waited_for_and_a_static_page_is_not() {
+    let late = doc(
+        "<main>内容</main><script>
+           addEventListener('load', () => setTimeout(() => {
+             const f = document.createElement('footer');
+             f.textContent = '京ICP备20210123号-3';
+             document.body.appendChild(f);
+           }, 1500));
+           setInterval(() => { document.title = '钟 ' + Date.now(); }, 50);
+         </script>",
+    );
+    let fixed = doc("<footer>京ICP备12345678号-1</footer>");
+    let server = serve(&[("/late", Route::html(&late)), ("/static", Route::html(&fixed))]).await;
+    let pool = pool_for(&server).await;
+
+    let started = Instant::now();
+    let snapshot = render_ok(&pool, Device::Desktop, "/late").await;
+    let late_took = started.elapsed();
+    let footer = segment(&snapshot, "京ICP备20210123号-3");
+    assert!(footer.visible && footer.in_footer, "{footer:?}");
+    assert!(late_took < Duration::from_secs(5), "a 1.5 s timer page took {late_took:?}");
+
+    // Warm (the browser is up); what is measured is navigation + settle + extract.
+    let started = Instant::now();
+    let snapshot = render_ok(&pool, Device::Desktop, "/static").await;
+    let static_took = started.elapsed();
+    pool.close().await;
+    assert!(segment(&snapshot, "京ICP备12345678号-1").in_footer);
+    assert!(static_took < Duration::from_millis(1200), "a static page took {static_took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_classified() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let server = serve(&[
+        ("/missing", Route::html(&doc("<p>没有 404404404</p>")).status(404)),
+        ("/empty", Route::html("")),
+        (
+            "/file",
+            Route::html("PK\u{3}\u{4}zipzipzip")
+                .header("Content-Type", "application/zip")
+                .header("Content-Disposition", "attachment; filename=site.zip"),
+        ),
+        ("/moved", Route::html("").status(302).header("Location", "/final")),
+        ("/final", Route::html(&doc("<footer>京ICP备12345678号-1</footer>"))),
+    ])
+    .await;
+    let pool = pool_with(vec![
+        ResolveRule {
+            host: "refused.test".to_owned(),
+            addr: closed_addr,
+        },
+        ResolveRule {
+            host: "*".to_owned(),
+            addr: server.addr,
+        },
+    ])
+    .await;
+
+    let missing = render(&pool, Device::Desktop, "/missing").await;
+    assert!(
+        matches!(missing, Err(RenderError::Site(Unreachable::HttpStatus { status: 404 }))),
+        "{missing:?}"
+    );
+    let refused = pool
+        .render(&target(Device::Desktop), "http://refused.test/", BUDGET)
+        .await;
+    assert!(
+        matches!(&refused, Err(RenderError::Site(Unreachable::Refused { detail })) if detail.contains("ERR_CONNECTION_REFUSED")),
+        "{refused:?}"
+    );
+    let empty = render(&pool, Device::Desktop, "/empty").await;
+    assert!(matches!(empty, Err(RenderError::Site(Unreachable::EmptyDocument))), "{empty:?}");
+    let download = render(&pool, Device::Desktop, "/file").await;
+    assert!(matches!(download, Err(RenderError::Site(Unreachable::Download))), "{download:?}");
+    let moved = render_ok(&pool, Device::Mobile, "/moved").await;
+    pool.close().await;
+    assert_eq!(moved.final_url, "http://site.test/final");
+    assert_eq!(moved.redirects, vec!["http://site.test/moved".to_owned()]);
+    assert_eq!(moved.status, Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialogs_and_hostile_globals_do_not_stop_extraction() {
+    let alerting = doc(
+        "<script>alert('欢迎'); confirm('确定?'); document.title = 'after dialogs';
+           addEventListener('beforeunload', (e) => { e.preventDefault(); e.returnValue = ''; });</script>
+         <footer>京ICP备12345678号-1</footer>",
+    );
+    let hostile = doc(
+        "<script>
+           Array.prototype.map = function () { throw new Error('map'); };
+           Array.prototype.filter = null;
+           JSON.stringify = function () { throw new Error('stringify'); };
+           String.prototype.normalize = function () { return ''; };
+           Element.prototype.getBoundingClientRect = function () { throw new Error('rect'); };
+           window.getComputedStyle = null;
+         </script>
+         <footer>京ICP备12345678号-1</footer>",
+    );
+    let plain = "ICP备案 京ICP备12345678号-1\n";
+    let server = serve(&[
+        ("/alert", Route::html(&alerting)),
+        ("/hostile", Route::html(&hostile)),
+        ("/plain", Route::html(plain).header("Content-Type", "text/plain; charset=utf-8")),
+    ])
+    .await;
+    let pool = pool_for(&server).await;
+
+    let snapshot = render_ok(&pool, Device::Desktop, "/alert").await;
+    assert_eq!(snapshot.title, "after dialogs");
+    assert!(segment(&snapshot, "京ICP备12345678号-1").visible);
+
+    let snapshot = render_ok(&pool, Device::Mobile, "/hostile").await;
+    let footer = segment(&snapshot, "京ICP备12345678号-1");
+    assert!(footer.visible && footer.in_footer, "{footer:?}");
+
+    let snapshot = render_ok(&pool, Device::Desktop, "/plain").await;
+    pool.close().await;
+    assert!(segment(&snapshot, "京ICP备12345678号-1").visible, "{snapshot:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
+    let never_loads = doc("<img src='/never.png'><footer>京ICP备12345678号-1</footer>");
+    let spins = doc("<footer>京ICP备12345678号-1</footer><script>while (true) {}</script>");
+    let server = serve(&[
+        ("/slow", Route::html(&never_loads)),
+        ("/never.png", Route::hang()),
+        ("/spin", Route::html(&spins)),
+    ])
+    .await;
+    let pool = pool_for(&server).await;
+    let budget = Duration::from_secs(3);
+
+    let started = Instant::now();
+    let snapshot = pool
+        .render(&target(Device::Desktop), "http://site.test/slow", budget)
+        .await
+        .expect("a page whose load never fires is still judged");
+    assert!(segment(&snapshot, "京ICP备12345678号-1").visible);
+    assert!(started.elapsed() < budget + Duration::from_secs(1), "{:?}", started.elapsed());
+
+    let started = Instant::now();
+    let spun = pool
+        .render(&target(Device::Desktop), "http://site.test/spin", budget)
+        .await;
+    assert!(matches!(spun, Err(RenderError::Site(Unreachable::ScriptHung))), "{spun:?}");
+    assert!(started.elapsed() < budget + Duration::from_secs(1), "{:?}", started.elapsed());
+
+    // The browser survived the hung renderer.
+    let again = pool
+        .render(&target(Device::Mobile), "http://site.test/slow", budget)
+        .await;
+    pool.close().await;
+    assert!(again.is_ok(), "{again:?}");
+}

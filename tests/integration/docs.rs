@@ -1,0 +1,65 @@
+//! Docs that cannot drift: README's help block is `scan --help`, and
+//! SPEC's finding-code table is `FindingCode::ALL` (and README's table).
+
+use std::process::Command;
+
+use beian_audit::rules::FindingCode;
+
+const README: &str = include_str!("../../README.md");
+
+fn scan_help() -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_beian-audit"))
+        .args(["scan", "--help"])
+        .env_remove("CHROME")
+        .env("COLUMNS", "100")
+        .output()
+        .expect("run beian-audit scan --help");
+    assert!(out.status.success(), "scan --help failed: {out:?}");
+    String::from_utf8(out.stdout).expect("help is UTF-8")
+}
+
+#[test]
+fn readme_help_block_is_scan_help() {
+    let start = "<!-- help:scan:start -->\n```text\n";
+    let end = "```\n<!-- help:scan:end -->";
+    let from = README.find(start).expect("README has the help:scan:start marker") + start.len();
+    let to = README.find(end).expect("README has the help:scan:end marker");
+    let help = scan_help();
+    pretty_assertions::assert_eq!(
+        &README[from..to],
+        help.as_str(),
+        "README's help block is stale; paste `beian-audit scan --help` (COLUMNS=100) between the markers"
+    );
+}
+
+/// The codes of a Markdown table whose rows start "| `code` | rule | severity".
+fn table_codes(doc: &str) -> Vec<String> {
+    doc.lines()
+        .filter_map(|line| {
+            let mut cells = line.split('|').map(str::trim).skip(1);
+            let code = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+            let _rule = cells.next()?;
+            matches!(cells.next()?, "error" | "warning").then(|| code.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn spec_and_readme_code_tables_are_finding_code_all() {
+    let ours: Vec<String> = FindingCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    let spec_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/SPEC.md");
+    let spec = std::fs::read_to_string(spec_path).expect("SPEC.md beside the repository (../shared/SPEC.md)");
+    pretty_assertions::assert_eq!(table_codes(&spec), ours, "SPEC §2 vs FindingCode::ALL");
+    pretty_assertions::assert_eq!(table_codes(README), ours, "README vs FindingCode::ALL");
+}
+
+#[test]
+fn code_tables_agree_on_rule_and_severity() {
+    let spec_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/SPEC.md");
+    let spec = std::fs::read_to_string(spec_path).expect("SPEC.md");
+    for code in FindingCode::ALL {
+        let row = format!("| `{}` | {} | {}", code.as_str(), serde_json::to_value(code.rule()).unwrap().as_str().unwrap(), serde_json::to_value(code.severity()).unwrap().as_str().unwrap());
+        assert!(spec.contains(&row), "SPEC has no row starting {row:?}");
+        assert!(README.contains(&row), "README has no row starting {row:?}");
+    }
+}
