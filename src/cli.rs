@@ -83,6 +83,19 @@ pub struct ScanArgs {
     #[arg(long, value_enum)]
     pub input_format: Option<InputFormat>,
 
+    /// At most N page loads a second in all (never more than 2 at once on one site).
+    #[arg(long, value_name = "N")]
+    pub rate: Option<std::num::NonZeroU32>,
+
+    /// Scan only the records whose domain hashes to shard I of N [default:
+    /// $JOB_COMPLETION_INDEX / $BEIAN_AUDIT_SHARDS when set].
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// On SIGTERM/SIGINT, how long in-flight targets may finish before exit.
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub grace: u64,
+
     /// No progress lines on stderr.
     #[arg(long)]
     pub no_progress: bool,

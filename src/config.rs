@@ -10,6 +10,7 @@ use crate::browser::ChromeConfig;
 use crate::cli::{FailOn, ScanArgs, SchemePolicy};
 use crate::error::Error;
 use crate::input::record::to_ascii_host;
+use crate::input::shard::Shard;
 use crate::input::{InputFormat, InputSource};
 
 /// Everything a scan needs, frozen before work starts.
@@ -39,6 +40,12 @@ pub struct ScanConfig {
     pub fail_on: FailOn,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// `--rate`: page loads a second in all.
+    pub rate: Option<std::num::NonZeroU32>,
+    /// Which records this process scans.
+    pub shard: Shard,
+    /// `--grace`: how long in-flight targets may finish after a signal.
+    pub grace: Duration,
 }
 
 impl ScanConfig {
@@ -87,7 +94,27 @@ impl ScanConfig {
             timeout: Duration::from_secs(args.timeout),
             fail_on: args.fail_on,
             progress: !args.no_progress,
+            rate: args.rate,
+            shard: shard_from(args.shard.as_deref(), |k| std::env::var(k).ok())?,
+            grace: Duration::from_secs(args.grace),
         })
+    }
+}
+
+/// `--shard I/N`, else `$JOB_COMPLETION_INDEX` of `$BEIAN_AUDIT_SHARDS` (both
+/// or neither: a pod of an Indexed Job that does not say how many shards
+/// there are must not scan everything).
+fn shard_from(flag: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Shard, Error> {
+    if let Some(text) = flag {
+        return Shard::parse(text).map_err(Error::Flag);
+    }
+    match (env("JOB_COMPLETION_INDEX"), env("BEIAN_AUDIT_SHARDS")) {
+        (None, None) => Ok(Shard::ALL),
+        (Some(_), None) => Err(Error::Flag(
+            "JOB_COMPLETION_INDEX is set but BEIAN_AUDIT_SHARDS is not; set it to the Job's completions, or pass --shard I/N".to_owned(),
+        )),
+        (None, Some(n)) => Shard::parse(&format!("0/{n}")).map_err(|e| Error::Flag(format!("BEIAN_AUDIT_SHARDS: {e}"))),
+        (Some(i), Some(n)) => Shard::parse(&format!("{i}/{n}")).map_err(|e| Error::Flag(format!("JOB_COMPLETION_INDEX/BEIAN_AUDIT_SHARDS: {e}"))),
     }
 }
 
@@ -169,6 +196,21 @@ mod tests {
         let rule = parse_resolve(text).unwrap();
         assert_eq!(rule.host, host);
         assert_eq!(rule.addr.to_string(), addr);
+    }
+
+    #[rstest]
+    #[case::flag_wins(Some("1/3"), Some("0"), Some("2"), Some((1, 3)))]
+    #[case::from_job_env(None, Some("2"), Some("4"), Some((2, 4)))]
+    #[case::nothing(None, None, None, Some((0, 1)))]
+    #[case::index_without_count(None, Some("2"), None, None)]
+    #[case::index_out_of_range(None, Some("4"), Some("4"), None)]
+    fn shard_defaults(#[case] flag: Option<&str>, #[case] index: Option<&str>, #[case] count: Option<&str>, #[case] want: Option<(u64, u64)>) {
+        let env = |k: &str| match k {
+            "JOB_COMPLETION_INDEX" => index.map(str::to_owned),
+            "BEIAN_AUDIT_SHARDS" => count.map(str::to_owned),
+            _ => None,
+        };
+        assert_eq!(shard_from(flag, env).ok().map(|s| (s.index, s.count)), want);
     }
 
     #[rstest]

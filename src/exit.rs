@@ -12,6 +12,9 @@ pub enum ExitStatus {
     Findings = 1,
     /// The scan could not run.
     Fatal = 2,
+    /// A signal stopped the scan before every record was written; run it
+    /// again with `--resume` to finish.
+    Interrupted = 130,
 }
 
 impl FailOn {

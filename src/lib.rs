@@ -38,6 +38,7 @@ pub mod page;
 pub mod rules;
 pub mod scan;
 pub mod targets;
+pub mod throttle;
 
 pub use error::Error;
 pub use exit::ExitStatus;

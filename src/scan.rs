@@ -20,9 +20,11 @@ use crate::exit::ExitStatus;
 use crate::guard;
 use crate::input::{read_records, InputError, InputSource, Record, RecordResult};
 use crate::judge::{Judge, RecordOutcome, ScanIndex};
+use crate::output::resume::DoneSet;
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{TargetFailure, Unreachable};
-use crate::rules::{Evidence, Finding, FindingCode, TargetOutcome, Verdict};
+use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
+use crate::throttle::Throttle;
 use crate::targets::{expand, Target};
 
 /// How often a crawler failure is retried on a (possibly new) browser.
@@ -34,13 +36,25 @@ struct Ctx {
     pool: BrowserPool,
     /// One permit per page rendered at once.
     pages: Semaphore,
+    /// `--rate` and the per-site cap.
+    throttle: Throttle,
 }
 
 /// Run a whole scan; the exit status says what `--fail-on` makes of it.
 pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     // Open the input first: an unreadable file must fail before a browser starts.
     let records = read_records(&config.input, config.input_format)?;
-    let index = build_index(&config)?;
+    let done = match (&config.output, config.resume) {
+        (Some(path), true) => DoneSet::load(path).map_err(|source| Error::Output {
+            path: path.display().to_string(),
+            source,
+        })?,
+        _ => DoneSet::default(),
+    };
+    if !done.is_empty() {
+        tracing::info!(records = done.len(), "resuming: records already in the output are skipped");
+    }
+    let index = build_index(&config, &done)?;
     let mut writer = match &config.output {
         Some(path) => NdjsonWriter::file(path, config.resume).map_err(|source| Error::Output {
             path: path.display().to_string(),
@@ -58,6 +72,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
         pages: Semaphore::new(concurrency),
+        throttle: Throttle::new(config.rate),
         config,
         pool,
     });
@@ -65,14 +80,23 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     // The reader runs on a blocking thread; the bounded channel is the
     // back-pressure that keeps a huge input from being read ahead.
     let (tx, mut rx) = mpsc::channel::<RecordResult>(concurrency * 2);
+    let shard = ctx.config.shard;
     let reader = tokio::task::spawn_blocking(move || {
-        for item in records {
+        let wanted = records.filter(|item| shard.contains(item) && !done.contains(line_of(item)));
+        for item in wanted {
             if tx.blocking_send(item).is_err() {
                 break;
             }
         }
     });
-    let items = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    // On the first SIGTERM/SIGINT no new record starts; in-flight ones get
+    // `--grace` to finish. A second signal exits at once.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(watch_signals(stop_tx));
+    let mut stopping = stop_rx.clone();
+    let items = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).take_until(Box::pin(async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }));
     let mut finished = items
         .map(|item| {
             let ctx = Arc::clone(&ctx);
@@ -88,7 +112,24 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let mut judge = Judge::new(index);
     let mut tally = Tally::new(ctx.config.fail_on, ctx.config.progress);
     let mut write_failed = None;
-    while let Some(item) = finished.next().await {
+    let mut interrupted = false;
+    let stop_seen = stop_rx.clone();
+    let grace = ctx.config.grace;
+    let mut grace_over = std::pin::pin!(async move {
+        let mut stop = stop_rx;
+        let _ = stop.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    });
+    loop {
+        let item = tokio::select! {
+            item = finished.next() => item,
+            () = &mut grace_over => {
+                tracing::warn!("grace period over; unfinished records are left for --resume");
+                interrupted = true;
+                break;
+            }
+        };
+        let Some(item) = item else { break };
         let reports = match item {
             Ok(done) => judge.accept(done),
             Err(invalid) => vec![invalid_report(invalid)],
@@ -111,6 +152,10 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         Err(_) => tracing::warn!("browser pool still shared at exit; browsers are killed on drop"),
     }
     tally.summary();
+    if interrupted || *stop_seen.borrow() {
+        tracing::warn!("scan interrupted; run again with --resume to finish it");
+        return Ok(ExitStatus::Interrupted);
+    }
     match write_failed {
         // A closed pipe (`| head`) is the reader's choice, not an error.
         Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(tally.status()),
@@ -133,14 +178,47 @@ fn write_all(writer: &mut NdjsonWriter, reports: &[RecordReport], tally: &mut Ta
 /// Read the input once ahead of the scan to learn every filed domain and
 /// subject (see `judge`). Standard input cannot be read twice: then the
 /// cross-record rules know only the records seen so far.
-fn build_index(config: &ScanConfig) -> Result<ScanIndex, Error> {
+fn build_index(config: &ScanConfig, done: &DoneSet) -> Result<ScanIndex, Error> {
     let mut index = ScanIndex::default();
     if let InputSource::File(_) = &config.input {
-        for record in read_records(&config.input, config.input_format)?.flatten() {
-            index.add(&record, true);
+        for item in read_records(&config.input, config.input_format)? {
+            let scanned = config.shard.contains(&item) && !done.contains(line_of(&item));
+            if let Ok(record) = item {
+                index.add(&record, scanned);
+            }
         }
     }
     Ok(index)
+}
+
+/// The input line of a stream item.
+fn line_of(item: &RecordResult) -> u64 {
+    match item {
+        Ok(record) => record.line,
+        Err(invalid) => invalid.line,
+    }
+}
+
+/// Flip `stop` on the first SIGTERM or SIGINT; exit at once on the second.
+async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::warn!("cannot listen for signals; SIGTERM will stop the scan at once");
+        return;
+    };
+    for round in 0..2 {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        if round == 0 {
+            tracing::warn!("signal received: finishing in-flight records (a second signal exits at once)");
+            let _ = stop.send(true);
+        }
+    }
+    tracing::warn!("second signal: exiting now");
+    // Chromium children die with us (PR_SET_PDEATHSIG in browser::launch).
+    std::process::exit(ExitStatus::Interrupted as i32);
 }
 
 /// Render every target of `record` (side by side, each under a page permit).
@@ -180,8 +258,9 @@ async fn render_target(ctx: &Ctx, target: Target, refused: Option<TargetFailure>
             elapsed: Duration::ZERO,
         };
     }
-    // Unwrap-free: the semaphore is never closed.
-    let _permit = ctx.pages.acquire().await;
+    // The site slot first, so a busy site never holds a page slot idle.
+    let _site = ctx.throttle.site(&registrable_domain(&target.host)).await;
+    let _page = ctx.pages.acquire().await;
     let start = Instant::now();
     let mut last = None;
     for (i, scheme) in schemes.iter().enumerate() {
@@ -229,6 +308,7 @@ fn falls_back(why: &Unreachable) -> bool {
 async fn render_with_retries(ctx: &Ctx, target: &Target, url: &str) -> Result<crate::page::PageSnapshot, TargetFailure> {
     let mut attempt = 0;
     loop {
+        ctx.throttle.load().await;
         match ctx.pool.render(target, url, ctx.config.timeout).await {
             Ok(page) => return Ok(page),
             Err(RenderError::Site(why)) => return Err(TargetFailure::Unreachable(why)),

@@ -11,7 +11,8 @@ use chromiumoxide::cdp::browser_protocol::emulation::{
 use crate::targets::Device;
 
 /// `Accept-Language` and `navigator.languages`: a visitor in mainland China.
-const ACCEPT_LANGUAGE: &str = "zh-CN,zh;q=0.9,en;q=0.8";
+/// Chromium adds the `q` weights itself (`zh-CN,zh;q=0.9,en;q=0.8`).
+const ACCEPT_LANGUAGE: &str = "zh-CN,zh,en";
 
 /// What one Chromium reports about itself (`Browser.getVersion`), read once
 /// per browser process.
@@ -80,7 +81,8 @@ impl DeviceProfile {
     /// The profile of `device` on a browser reporting `version`.
     ///
     /// Desktop: 1366×768 at DPR 1, no touch, the browser's own user agent
-    /// with `HeadlessChrome` replaced by `Chrome`. Mobile: a current Chrome
+    /// with `HeadlessChrome` replaced by `Chrome` (version reduced to
+    /// `<major>.0.0.0` as real Chrome sends it). Mobile: a current Chrome
     /// on Android, 390×844 at DPR 3, touch, with a matching user agent.
     pub fn for_device(device: Device, version: &BrowserVersion) -> Self {
         match device {
@@ -91,7 +93,15 @@ impl DeviceProfile {
                 device_scale_factor: 1.0,
                 mobile: false,
                 touch: false,
-                user_agent: version.user_agent.replace("HeadlessChrome", "Chrome"),
+                // Real Chrome reports a reduced version (`Chrome/156.0.0.0`);
+                // the headless shell reports its full one.
+                user_agent: version
+                    .user_agent
+                    .replace("HeadlessChrome/", "Chrome/")
+                    .replace(
+                        &format!("Chrome/{}", version.full_version),
+                        &format!("Chrome/{}.0.0.0", version.major),
+                    ),
                 platform: "Linux x86_64".to_owned(),
                 hints_platform: "Linux".to_owned(),
                 hints_platform_version: String::new(),
@@ -207,6 +217,16 @@ mod tests {
         assert_eq!((p.width, p.height, p.mobile, p.touch), (1366, 768, false, false));
         assert_eq!(p.touch().max_touch_points, None);
         assert!(!p.touch().enabled);
+    }
+
+    #[test]
+    fn desktop_agent_version_is_reduced_like_real_chrome() {
+        let v = BrowserVersion::parse(
+            "HeadlessChrome/156.0.8078.108",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.8078.108 Safari/537.36",
+        );
+        let p = DeviceProfile::for_device(Device::Desktop, &v);
+        assert!(p.user_agent.contains(" Chrome/156.0.0.0 Safari"), "{}", p.user_agent);
     }
 
     #[test]

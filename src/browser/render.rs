@@ -22,6 +22,7 @@ use chromiumoxide::cdp::browser_protocol::page::{
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId, TimeDelta};
 use chromiumoxide::{Command, Page};
 use futures::stream::{BoxStream, StreamExt};
+use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -260,9 +261,15 @@ async fn settle(
         }
         let probe_end = (now + PROBE_TIMEOUT).min(end);
         let probe = match evaluate(page, EvaluateParams::new(PROBE_JS), probe_end).await {
-            Ok(value) => serde_json::from_value::<Probe>(value).unwrap_or_default(),
+            Ok(value) => serde_json::from_value::<Probe>(value).unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "unreadable settle probe");
+                Probe::default()
+            }),
             // A busy main thread: keep waiting; extraction decides ScriptHung.
-            Err(_) => Probe::default(),
+            Err(e) => {
+                tracing::debug!(error = %e, "settle probe failed");
+                Probe::default()
+            }
         };
         let now = Instant::now();
         {
@@ -290,7 +297,14 @@ async fn settle(
                 quiet_since = None;
             }
         }
-        tokio::time::sleep_until((Instant::now() + POLL).min(end)).await;
+        // Before load, wake on every event (load itself among them) so a
+        // static page settles the moment it loads; after, poll.
+        let wake = (Instant::now() + POLL).min(end);
+        if rx.borrow().loaded() {
+            tokio::time::sleep_until(wake).await;
+        } else {
+            let _ = tokio::time::timeout_at(wake, rx.changed()).await;
+        }
     }
 }
 
@@ -390,21 +404,33 @@ async fn subscribe(page: &Page, end: Instant) -> Result<BoxStream<'static, PageE
 /// Feed events into the tracker; answer dialogs so alert/confirm/
 /// beforeunload never stall the page.
 async fn pump(page: Page, mut events: BoxStream<'static, PageEvent>, tx: Arc<watch::Sender<Tracker>>) {
-    while let Some(event) = events.next().await {
-        if let PageEvent::Dialog(dialog) = &event {
-            tracing::debug!(kind = ?dialog.r#type, "answering a JavaScript dialog");
-            let page = page.clone();
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    page.execute(HandleJavaScriptDialogParams::new(true)),
-                )
-                .await;
-            });
-            continue;
+    while let Some(first) = events.next().await {
+        // Each event type has its own channel, so their order is lost;
+        // applying everything already queued as one batch keeps a response
+        // and the failure right after it together.
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match events.next().now_or_never() {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        for event in &batch {
+            if let PageEvent::Dialog(dialog) = event {
+                tracing::debug!(kind = ?dialog.r#type, "answering a JavaScript dialog");
+                let page = page.clone();
+                tokio::spawn(async move {
+                    let answer = page.execute(HandleJavaScriptDialogParams::new(true));
+                    let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
+                });
+            }
         }
         let now = Instant::now();
-        tx.send_modify(|t| t.apply(&event, now));
+        tx.send_modify(|t| {
+            for event in &batch {
+                t.apply(event, now);
+            }
+        });
     }
 }
 
@@ -415,6 +441,7 @@ async fn pump(page: Page, mut events: BoxStream<'static, PageEvent>, tx: Arc<wat
 enum NavState {
     Pending,
     Committed,
+    /// Failed, but the facts that name the failure may still be on the way.
     ErrorPage,
     Failed,
     Crashed,
@@ -608,6 +635,11 @@ impl Tracker {
             return NavState::Committed;
         }
         if let Some(doc) = latest {
+            // An abort is a download only if the response says so, and its
+            // event may still be on the way.
+            if doc.error.as_deref() == Some("net::ERR_ABORTED") && doc.status.is_none() {
+                return NavState::ErrorPage;
+            }
             if doc.error.is_some() || (doc.finished && matches!(doc.status, Some(204 | 205))) {
                 return NavState::Failed;
             }
@@ -764,6 +796,16 @@ enum EvalError {
     Timeout,
     Cdp(String),
     Exception(String),
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalError::Timeout => f.write_str("timed out"),
+            EvalError::Cdp(e) => write!(f, "protocol: {e}"),
+            EvalError::Exception(e) => write!(f, "exception: {e}"),
+        }
+    }
 }
 
 /// `Runtime.evaluate` by value; the value, or why there is none.

@@ -33,7 +33,6 @@
   const origClearInterval = globalThis.clearInterval;
   const Observer = globalThis.MutationObserver;
   const readyStateGetter = Object.getOwnPropertyDescriptor(Document.prototype, 'readyState').get;
-  const hrefGetter = Object.getOwnPropertyDescriptor(Location.prototype, 'href');
   const doc = document;
   const loc = location;
 
@@ -101,7 +100,8 @@
   defineProperty(globalThis, KEY, {
     value: () => ({
       injected: true,
-      href: apply(hrefGetter.get, loc, []),
+      // location.href is unforgeable: no page can redefine it.
+      href: loc.href,
       ready: readyState(),
       timers: count,
       sinceMutation: lastMutation < 0 ? -1 : now() - lastMutation,

@@ -8,6 +8,7 @@ mod csv;
 mod lines;
 mod ndjson;
 pub mod record;
+pub mod shard;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};

@@ -11,6 +11,7 @@
 //! (one [`TargetReport`] per host × device) and `elapsed_ms`.
 
 pub mod report;
+pub mod resume;
 pub mod writer;
 
 pub use report::{LinkReport, RecordReport, TargetReport};

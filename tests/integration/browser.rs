@@ -164,7 +164,8 @@ fn chrome() -> PathBuf {
 async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
     let config = ChromeConfig {
         executable: chrome(),
-        extra_args: Vec::new(),
+        // Chromium sends client hints (Sec-CH-UA-*) to secure origins only.
+        extra_args: vec!["--unsafely-treat-insecure-origin-as-secure=http://site.test".to_owned()],
         resolve,
     };
     BrowserPool::launch(config, 1).await.expect("pool launches")

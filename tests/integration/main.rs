@@ -1,6 +1,9 @@
 //! The one integration test binary (STYLE §6.5): real `beian-audit` runs
-//! with a real Chromium against the fixture farm.
+//! with a real Chromium against the fixture farm, plus the browser layer's
+//! own tests and the docs-drift checks.
 
+mod browser;
 mod cli;
 mod common;
+mod docs;
 mod sites;
