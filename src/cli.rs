@@ -25,6 +25,20 @@ pub struct Cli {
 pub enum Command {
     /// Scan filed records and write JSON findings.
     Scan(ScanArgs),
+    /// Turn a scan's JSON lines into one self-contained HTML page for people.
+    Report(ReportArgs),
+}
+
+/// `beian-audit report` flags (SPEC §5).
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A scan's output (JSON lines); `-` for stdin.
+    #[arg(value_name = "FILE.ndjson")]
+    pub input: PathBuf,
+
+    /// Write the HTML page to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `beian-audit scan` flags (SPEC §5).

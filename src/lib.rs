@@ -23,6 +23,7 @@
 //!   scan knows (other records' numbers and landing pages).
 //! - [`output`] writes [`output::RecordReport`]s, one line each.
 //! - [`scan`] wires the stages together and owns all concurrency.
+//! - [`report`] turns a scan's output into one HTML page for people.
 
 pub mod browser;
 pub mod cli;
@@ -35,6 +36,7 @@ pub mod input;
 pub mod judge;
 pub mod output;
 pub mod page;
+pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod targets;

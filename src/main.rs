@@ -30,6 +30,7 @@ fn main() -> ExitCode {
                         let config = ScanConfig::from_args(args)?;
                         Ok(beian_audit::scan::run(config).await?)
                     }
+                    Command::Report(args) => Ok(beian_audit::report::run(&args)?),
                 }
             })
         });

@@ -13,8 +13,13 @@ pub struct PageSnapshot {
     pub final_url: String,
     /// HTTP status of the final main-document response, when there was one.
     pub status: Option<u16>,
-    /// Remote addresses the main document was served from (IP, no port).
+    /// Addresses the main document and its redirect hops were served from
+    /// (IP, no port), as the network guard connected to them.
     pub addresses: Vec<String>,
+    /// Requests of the page (sub-resources, frames, later navigations) the
+    /// network guard refused because they led to an internal address.
+    #[serde(default)]
+    pub refused_subresources: u32,
     /// URLs of the redirect hops before `final_url`, in order.
     pub redirects: Vec<String>,
     /// `document.title` after scripts ran, as the page set it (not normalised).

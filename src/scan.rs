@@ -12,7 +12,7 @@ use futures::future::join_all;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::browser::{BrowserPool, RenderError};
+use crate::browser::{BrowserError, BrowserPool, RenderError};
 use crate::cli::SchemePolicy;
 use crate::config::ScanConfig;
 use crate::error::Error;
@@ -62,7 +62,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         })?,
         None => NdjsonWriter::stdout(),
     };
-    let pool = BrowserPool::launch(config.chrome.clone(), config.browsers).await?;
+    let pool = launch_pool(&config).await?;
     tracing::info!(
         browsers = config.browsers,
         concurrency = config.concurrency,
@@ -304,6 +304,22 @@ fn falls_back(why: &Unreachable) -> bool {
     )
 }
 
+/// Start the browsers behind the network guard: `--resolve` and
+/// `--allow-private` apply to every connection of every page.
+async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
+    let policy = guard::Policy {
+        resolve: config.chrome.resolve.clone(),
+        allow_private: config.allow_private,
+    };
+    let proxy = guard::Proxy::start(guard::ProxyConfig::new(policy))
+        .await
+        .map_err(|e| BrowserError::Launch {
+            path: config.chrome.executable.display().to_string(),
+            reason: format!("cannot start the network guard on 127.0.0.1: {e}"),
+        })?;
+    Ok(BrowserPool::launch_behind(config.chrome.clone(), config.browsers, proxy).await?)
+}
+
 /// Render, retrying crawler failures (ours, not the site's) with backoff.
 async fn render_with_retries(ctx: &Ctx, target: &Target, url: &str) -> Result<crate::page::PageSnapshot, TargetFailure> {
     let mut attempt = 0;
@@ -312,6 +328,9 @@ async fn render_with_retries(ctx: &Ctx, target: &Target, url: &str) -> Result<cr
         match ctx.pool.render(target, url, ctx.config.timeout).await {
             Ok(page) => return Ok(page),
             Err(RenderError::Site(why)) => return Err(TargetFailure::Unreachable(why)),
+            Err(RenderError::Refused { host, address }) => {
+                return Err(TargetFailure::AddressRefused { host, address });
+            }
             Err(RenderError::Crawler(e)) if attempt < CRAWLER_RETRIES => {
                 attempt += 1;
                 tracing::warn!(%url, error = %e, attempt, "crawler error; retrying");

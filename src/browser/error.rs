@@ -52,6 +52,15 @@ pub enum RenderError {
     /// Ours.
     #[error(transparent)]
     Crawler(#[from] BrowserError),
+    /// The network guard refused the address the main document's host (or
+    /// a redirect hop's) resolves to: neither the site's failure nor ours.
+    #[error("{host} resolves to internal address {address}; refused")]
+    Refused {
+        /// The host the main frame tried to reach.
+        host: String,
+        /// The internal address the guard refused.
+        address: String,
+    },
 }
 
 /// What the browser reported about a main-document load, as raw facts.

@@ -58,15 +58,21 @@ const DISABLED_FEATURES: &[&str] = &[
     "AcceptCHFrame",
 ];
 
-/// `--resolve HOST=ADDR:PORT`: send connections for `host` (`*` for every
-/// host) to `addr` instead of what DNS says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolveRule {
-    /// The host (ASCII, lower case) or `*`.
-    pub host: String,
-    /// Where its connections go.
-    pub addr: SocketAddr,
-}
+/// `--resolve` rules are the network guard's: it applies them to every
+/// connection, so Chromium gets no `--host-resolver-rules` of its own.
+pub use crate::guard::ResolveRule;
+
+/// Flags that would let Chromium reach the network some other way than
+/// through the guard; dropped from `--chrome-arg`.
+const GUARD_FLAGS: &[&str] = &[
+    "--proxy-server",
+    "--proxy-bypass-list",
+    "--no-proxy-server",
+    "--proxy-auto-detect",
+    "--proxy-pac-url",
+    "--host-resolver-rules",
+    "--force-webrtc-ip-handling-policy",
+];
 
 /// Everything needed to start one Chromium process of the pool.
 #[derive(Debug, Clone)]
@@ -75,7 +81,8 @@ pub struct ChromeConfig {
     pub executable: PathBuf,
     /// Extra flags from `--chrome-arg`, passed as given.
     pub extra_args: Vec<String>,
-    /// Host mappings from `--resolve`.
+    /// Host mappings from `--resolve` (applied by the network guard, not
+    /// by Chromium).
     pub resolve: Vec<ResolveRule>,
 }
 
@@ -123,27 +130,17 @@ impl ChromeConfig {
         })
     }
 
-    /// The `--host-resolver-rules` value for [`ChromeConfig::resolve`], if any.
-    pub(crate) fn host_resolver_rules(&self) -> Option<String> {
-        if self.resolve.is_empty() {
-            return None;
-        }
-        let rules: Vec<String> = self
-            .resolve
-            .iter()
-            .map(|rule| format!("MAP {} {}", rule.host, rule.addr))
-            .collect();
-        Some(rules.join(", "))
-    }
-
     /// Every command-line argument for one instance using `profile` as its
-    /// user data directory.
-    pub(crate) fn args(&self, profile: &Path, as_root: bool) -> Vec<String> {
+    /// user data directory and the network guard at `proxy` as its only
+    /// way out.
+    pub(crate) fn args(&self, profile: &Path, proxy: SocketAddr, as_root: bool) -> Vec<String> {
         let mut disabled: Vec<String> = DISABLED_FEATURES.iter().map(|f| (*f).to_owned()).collect();
         let mut extra = Vec::new();
         for arg in &self.extra_args {
             if let Some(list) = arg.strip_prefix("--disable-features=") {
                 disabled.extend(list.split(',').filter(|f| !f.is_empty()).map(str::to_owned));
+            } else if GUARD_FLAGS.iter().any(|f| arg.split('=').next() == Some(*f)) {
+                tracing::warn!(%arg, "--chrome-arg ignored: the network guard owns how Chromium reaches the network");
             } else {
                 extra.push(arg.clone());
             }
@@ -187,9 +184,12 @@ impl ChromeConfig {
         }
         args.push(format!("--disable-features={}", disabled.join(",")));
         args.push(format!("--user-data-dir={}", profile.display()));
-        if let Some(rules) = self.host_resolver_rules() {
-            args.push(format!("--host-resolver-rules={rules}"));
-        }
+        // Every connection goes through the guard, loopback included (Chromium
+        // bypasses proxies for localhost unless told `<-loopback>`); WebRTC may
+        // not send UDP around it. QUIC is off above: it would not be proxied.
+        args.push(format!("--proxy-server=http://{proxy}"));
+        args.push("--proxy-bypass-list=<-loopback>".to_owned());
+        args.push("--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_owned());
         args.extend(extra);
         args.push("about:blank".to_owned());
         args
@@ -248,7 +248,11 @@ pub(crate) struct ChromeProcess {
 impl ChromeProcess {
     /// Start Chromium with `config` and wait (at most `timeout`) for its
     /// DevTools address.
-    pub(crate) async fn spawn(config: &ChromeConfig, timeout: Duration) -> Result<Self, BrowserError> {
+    pub(crate) async fn spawn(
+        config: &ChromeConfig,
+        proxy: SocketAddr,
+        timeout: Duration,
+    ) -> Result<Self, BrowserError> {
         let launch_err = |reason: String| BrowserError::Launch {
             path: config.executable.display().to_string(),
             reason,
@@ -257,7 +261,7 @@ impl ChromeProcess {
             .prefix("beian-audit-chrome-")
             .tempdir()
             .map_err(|e| launch_err(format!("cannot create a profile directory: {e}")))?;
-        let args = config.args(profile.path(), sys::is_root());
+        let args = config.args(profile.path(), proxy, sys::is_root());
         let mut command = Command::new(&config.executable);
         command
             .args(&args)
@@ -419,32 +423,36 @@ mod tests {
         }
     }
 
+    const PROXY: &str = "127.0.0.1:4321";
+
     #[test]
-    fn resolver_rules_map_each_host() {
+    fn every_instance_goes_through_the_guard_and_nothing_else() {
+        let resolve = vec![ResolveRule {
+            host: "*".to_owned(),
+            addr: "10.0.0.1:443".parse().unwrap(),
+        }];
         let cfg = config(
-            &[],
-            vec![
-                ResolveRule {
-                    host: "a.test".to_owned(),
-                    addr: "127.0.0.1:8080".parse().unwrap(),
-                },
-                ResolveRule {
-                    host: "*".to_owned(),
-                    addr: "10.0.0.1:443".parse().unwrap(),
-                },
-            ],
+            &["--proxy-server=direct://", "--host-resolver-rules=MAP * 1.2.3.4", "--no-proxy-server"],
+            resolve,
         );
-        assert_eq!(
-            cfg.host_resolver_rules().as_deref(),
-            Some("MAP a.test 127.0.0.1:8080, MAP * 10.0.0.1:443")
-        );
-        assert_eq!(config(&[], vec![]).host_resolver_rules(), None);
+        let args = cfg.args(Path::new("/tmp/p"), PROXY.parse().unwrap(), false);
+        for flag in [
+            "--proxy-server=http://127.0.0.1:4321",
+            "--proxy-bypass-list=<-loopback>",
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+            "--disable-quic",
+        ] {
+            assert_eq!(args.iter().filter(|a| *a == flag).count(), 1, "{flag} in {args:?}");
+        }
+        for prefix in ["--proxy-server=", "--host-resolver-rules", "--no-proxy-server"] {
+            assert_eq!(args.iter().filter(|a| a.starts_with(prefix)).count(), usize::from(prefix == "--proxy-server="), "{prefix} in {args:?}");
+        }
     }
 
     #[test]
     fn args_merge_disabled_features_and_keep_extras() {
         let cfg = config(&["--disable-features=Foo", "--lang=zh-CN"], vec![]);
-        let args = cfg.args(Path::new("/tmp/p"), true);
+        let args = cfg.args(Path::new("/tmp/p"), PROXY.parse().unwrap(), true);
         let disable: Vec<&String> = args.iter().filter(|a| a.starts_with("--disable-features=")).collect();
         assert_eq!(disable.len(), 1, "{args:?}");
         assert!(disable[0].contains("HttpsUpgrades") && disable[0].ends_with(",Foo"));
@@ -452,7 +460,9 @@ mod tests {
         assert!(args.contains(&"--user-data-dir=/tmp/p".to_owned()));
         assert!(args.contains(&"--lang=zh-CN".to_owned()));
         assert_eq!(args.last().map(String::as_str), Some("about:blank"));
-        assert!(!cfg.args(Path::new("/tmp/p"), false).contains(&"--no-sandbox".to_owned()));
+        assert!(!cfg
+            .args(Path::new("/tmp/p"), PROXY.parse().unwrap(), false)
+            .contains(&"--no-sandbox".to_owned()));
     }
 
     #[test]

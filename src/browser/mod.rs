@@ -2,7 +2,9 @@
 //!
 //! This module owns the browser processes (`launch`), the pool that hands
 //! out pages (`pool`), device emulation (`device`), rendering one target
-//! (`render`) and the in-page fact extraction (`extract.js`). It turns a
+//! (`render`), what the network guard saw of it (`network`) and the
+//! in-page fact extraction (`extract.js`). Every page's connections go
+//! through the network guard ([`crate::guard`]). It turns a
 //! [`crate::targets::Target`] into a [`crate::page::PageSnapshot`] of plain
 //! facts — texts, hrefs, visibility, position — or says whose fault it is
 //! that there is none ([`RenderError`]). It never recognises an ICP number
@@ -11,6 +13,7 @@
 pub mod device;
 pub mod error;
 pub mod launch;
+mod network;
 pub mod pool;
 mod render;
 

@@ -25,6 +25,7 @@ use super::device::{BrowserVersion, DeviceProfile};
 use super::launch::{ChromeProcess, LAUNCH_TIMEOUT};
 use super::render::{self, timed, RenderJob};
 use super::{BrowserError, ChromeConfig, RenderError};
+use crate::guard::{Policy, Proxy, ProxyConfig};
 use crate::page::{PageSnapshot, Unreachable};
 use crate::targets::Target;
 
@@ -46,6 +47,8 @@ pub struct BrowserPool {
 
 struct PoolInner {
     config: ChromeConfig,
+    /// The network guard every browser and every page goes through.
+    guard: Proxy,
     slots: Vec<Slot>,
     closed: AtomicBool,
     /// Woken whenever a slot changes state.
@@ -136,10 +139,34 @@ impl Drop for Lease {
 
 impl BrowserPool {
     /// Start `browsers` Chromium processes (at least one).
+    ///
+    /// Their network guard applies `config.resolve` and refuses internal
+    /// addresses; [`BrowserPool::launch_behind`] takes a guard of your own.
     pub async fn launch(config: ChromeConfig, browsers: usize) -> Result<BrowserPool, BrowserError> {
+        let policy = Policy {
+            resolve: config.resolve.clone(),
+            allow_private: false,
+        };
+        let guard = Proxy::start(ProxyConfig::new(policy))
+            .await
+            .map_err(|e| BrowserError::Launch {
+                path: config.executable.display().to_string(),
+                reason: format!("cannot start the network guard: {e}"),
+            })?;
+        Self::launch_behind(config, browsers, guard).await
+    }
+
+    /// Start `browsers` Chromium processes (at least one) whose every
+    /// connection goes through `guard`, the pool's from now on.
+    pub async fn launch_behind(
+        config: ChromeConfig,
+        browsers: usize,
+        guard: Proxy,
+    ) -> Result<BrowserPool, BrowserError> {
         let count = browsers.max(1);
         let inner = Arc::new(PoolInner {
             config,
+            guard,
             slots: (0..count)
                 .map(|_| Slot {
                     state: Mutex::new(SlotState::Starting),
@@ -192,7 +219,7 @@ impl BrowserPool {
         };
         let mut retried = false;
         loop {
-            let result = render_once(&lease.instance, &job).await;
+            let result = render_once(&lease.pool.guard, &lease.instance, &job).await;
             let left = end.saturating_duration_since(Instant::now());
             match result {
                 Err(RenderError::Site(Unreachable::RendererCrashed)) if !retried && left >= MIN_RETRY_BUDGET => {
@@ -301,16 +328,29 @@ impl BrowserPool {
 }
 
 /// One attempt: a context, a page in it, the render, the teardown.
-async fn render_once(instance: &Arc<Instance>, job: &RenderJob<'_>) -> Result<PageSnapshot, RenderError> {
+/// The context has a guard session of its own: its proxy sees this page's
+/// requests and no other's.
+async fn render_once(
+    guard: &Proxy,
+    instance: &Arc<Instance>,
+    job: &RenderJob<'_>,
+) -> Result<PageSnapshot, RenderError> {
     let browser = &instance.browser;
     let setup_end = (Instant::now() + BROWSER_COMMAND_TIMEOUT).min(job.started + job.budget);
+    let session = guard
+        .session()
+        .await
+        .map_err(|e| BrowserError::protocol("network guard session", e))?;
     let mut create = CreateBrowserContextParams::default();
     create.dispose_on_detach = Some(true);
+    create.proxy_server = Some(session.server());
+    create.proxy_bypass_list = Some("<-loopback>".to_owned());
     let context = match timed(browser.execute(create), setup_end).await {
         Some(Ok(reply)) => reply.result.browser_context_id,
         Some(Err(e)) => return Err(crawler_error(instance, "Target.createBrowserContext", e).into()),
         None => return Err(hung(instance, "Target.createBrowserContext").await.into()),
     };
+    tracing::trace!(elapsed = ?job.started.elapsed(), "context created");
     let result = async {
         let mut deny = SetDownloadBehaviorParams::new(SetDownloadBehaviorBehavior::Deny);
         deny.browser_context_id = Some(context.clone());
@@ -326,10 +366,12 @@ async fn render_once(instance: &Arc<Instance>, job: &RenderJob<'_>) -> Result<Pa
             Some(Err(e)) => return Err(crawler_error(instance, "Target.createTarget", e).into()),
             None => return Err(hung(instance, "Target.createTarget").await.into()),
         };
+        tracing::trace!(elapsed = ?job.started.elapsed(), "page ready");
         let result = tokio::select! {
-            result = render::render(&page, job) => result,
+            result = render::render(&page, job, &session) => result,
             () = instance.died() => Err(crashed(instance).into()),
         };
+        tracing::trace!(elapsed = ?job.started.elapsed(), "rendered");
         // Closing the target rather than Page.close: the latter runs
         // beforeunload handlers and can hang.
         let _ = timed(
@@ -341,6 +383,7 @@ async fn render_once(instance: &Arc<Instance>, job: &RenderJob<'_>) -> Result<Pa
     }
     .await;
     dispose(instance, context).await;
+    tracing::trace!(elapsed = ?job.started.elapsed(), "torn down");
     match result {
         Err(RenderError::Crawler(BrowserError::Protocol { .. })) if !instance.is_alive() => {
             Err(crashed(instance).into())
@@ -404,7 +447,7 @@ async fn launch_instance(inner: &Arc<PoolInner>, slot: usize) -> Result<Arc<Inst
         path: config.executable.display().to_string(),
         reason,
     };
-    let process = ChromeProcess::spawn(config, LAUNCH_TIMEOUT).await?;
+    let process = ChromeProcess::spawn(config, inner.guard.addr(), LAUNCH_TIMEOUT).await?;
     let pid = process.pid;
     let mut handler_config = HandlerConfig::default();
     // chromiumoxide ignores certificate errors by default; a bad

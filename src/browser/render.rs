@@ -29,7 +29,9 @@ use tokio::time::Instant;
 
 use super::device::DeviceProfile;
 use super::error::{classify, DocumentOutcome};
+use super::network;
 use super::{BrowserError, RenderError};
+use crate::guard::Session;
 use crate::page::{PageLink, PageSnapshot, TextBlock, Unreachable};
 
 /// The in-page extraction script, evaluated in an isolated world.
@@ -95,8 +97,13 @@ impl RenderJob<'_> {
     }
 }
 
-/// Render `job` on `page` (a fresh page in its own browser context).
-pub(crate) async fn render(page: &Page, job: &RenderJob<'_>) -> Result<PageSnapshot, RenderError> {
+/// Render `job` on `page` (a fresh page in its own browser context, whose
+/// connections all go through `guard`).
+pub(crate) async fn render(
+    page: &Page,
+    job: &RenderJob<'_>,
+    guard: &Session,
+) -> Result<PageSnapshot, RenderError> {
     let prep_end = job.settle_end();
     let main_frame = match timed(page.mainframe(), prep_end).await {
         Some(Ok(Some(frame))) => frame,
@@ -113,6 +120,9 @@ pub(crate) async fn render(page: &Page, job: &RenderJob<'_>) -> Result<PageSnaps
     command(page, AddScriptToEvaluateOnNewDocumentParams::new(SETTLE_JS), prep_end)
         .await
         .map_err(|e| e.crawler("settle script"))?;
+    command(page, network::block_local_schemes(), prep_end)
+        .await
+        .map_err(|e| e.crawler("Network.setBlockedURLs"))?;
 
     let (tx, mut rx) = watch::channel(Tracker::new(main_frame.as_ref().to_owned()));
     let tx = Arc::new(tx);
@@ -131,10 +141,12 @@ pub(crate) async fn render(page: &Page, job: &RenderJob<'_>) -> Result<PageSnaps
             }
         })
     };
+    tracing::trace!(elapsed = ?job.started.elapsed(), "navigating");
     let result = drive(page, job, &mut rx, main_frame).await;
     pump.abort();
     navigate.abort();
-    result
+    let failed_url = rx.borrow().docs.last().map(|d| d.url.clone());
+    network::apply(result, failed_url.as_deref().unwrap_or(job.url), guard, job.budget_secs())
 }
 
 /// Navigation outcome, settle, extraction, verdict.
@@ -176,9 +188,11 @@ async fn drive(
         return Err(status.into());
     }
 
+    tracing::trace!(elapsed = ?job.started.elapsed(), "committed");
     // 2. Settle: load, then quiet network, no short timers, quiet DOM.
     settle(page, rx, settle_end).await?;
 
+    tracing::trace!(elapsed = ?job.started.elapsed(), "settled");
     // 3. Extract in an isolated world; retried once if a late navigation
     //    destroyed the world under us.
     let mut extracted = None;

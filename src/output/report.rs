@@ -40,6 +40,9 @@ pub struct TargetReport {
     pub status: Option<u16>,
     /// Addresses the main document was served from.
     pub addresses: Vec<String>,
+    /// Requests of the page the network guard refused (internal addresses).
+    #[serde(default)]
+    pub refused_subresources: u32,
     /// The rendered `document.title`.
     pub title: Option<String>,
     /// ICP numbers shown, canonical form, each once.
@@ -78,6 +81,7 @@ impl TargetReport {
             final_url: None,
             status: None,
             addresses: Vec::new(),
+            refused_subresources: 0,
             title: None,
             icp_numbers: Vec::new(),
             gongan_numbers: Vec::new(),
@@ -95,6 +99,7 @@ impl TargetReport {
         report.final_url = Some(page.final_url.clone());
         report.status = page.status;
         report.addresses.clone_from(&page.addresses);
+        report.refused_subresources = page.refused_subresources;
         report.title = Some(page.title.clone());
         let icp = icp_occurrences(page);
         let gongan = gongan_occurrences(page);

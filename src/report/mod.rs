@@ -108,12 +108,11 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
         evidence_base: base.as_deref(),
     };
     let html = render(&scan.reports, &page);
-    let (name, result) = match &args.output {
-        Some(path) => (path.display().to_string(), write_file(path, html.as_bytes())),
-        None => {
-            let mut out = io::stdout().lock();
-            ("<stdout>".to_owned(), out.write_all(html.as_bytes()).and_then(|()| out.flush()))
-        }
+    let (name, result) = if let Some(path) = &args.output {
+        (path.display().to_string(), write_file(path, html.as_bytes()))
+    } else {
+        let mut out = io::stdout().lock();
+        ("<stdout>".to_owned(), out.write_all(html.as_bytes()).and_then(|()| out.flush()))
     };
     result.map_err(|source| ReportError::Write { path: name.clone(), source })?;
     tracing::info!(records = scan.reports.len(), output = %name, "report written");

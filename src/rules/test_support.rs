@@ -35,6 +35,7 @@ pub(crate) fn page_with_blocks(blocks: Vec<TextBlock>) -> PageSnapshot {
         final_url: "https://example.cn/".to_owned(),
         status: Some(200),
         addresses: vec!["203.0.113.7".to_owned()],
+        refused_subresources: 0,
         redirects: Vec::new(),
         title: "例子网".to_owned(),
         blocks,

@@ -6,4 +6,6 @@ mod browser;
 mod cli;
 mod common;
 mod docs;
+mod report;
+mod resilience;
 mod sites;

@@ -1,0 +1,301 @@
+//! `bench-floor`: the benchmark's floor, the least a crawler must do to see
+//! the same pages. It drives Chromium the way `beian-audit`'s pool does
+//! (our own spawn with the same flags, a chromiumoxide connection to the
+//! DevTools address it prints) and loads each URL as a plain visitor:
+//! open a page, navigate, wait for the load event, read the title, close
+//! the page. No browser contexts, no device emulation, no settle wait, no
+//! extraction; what `scan` spends beyond this is its own overhead.
+//!
+//! ```text
+//! bench-floor --urls FILE [--concurrency N] [--browsers N] [--chrome PATH]
+//!             [--resolve HOST=ADDR:PORT]... [--timeout SECS]
+//! ```
+//!
+//! `FILE` holds one URL a line. At the end one JSON line goes to stdout:
+//! `{"pages", "loaded", "failed", "titled", "concurrency", "browsers",
+//! "launch_s", "pages_s", "pages_per_s"}`; failures are listed on stderr.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use beian_audit::browser::ChromeConfig;
+use chromiumoxide::cdp::browser_protocol::target::{CloseTargetParams, CreateTargetParams};
+use chromiumoxide::handler::HandlerConfig;
+use chromiumoxide::Browser;
+use clap::Parser;
+use futures::StreamExt;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long a starting Chromium may take to print its DevTools address.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The flags `beian-audit`'s pool starts every Chromium with (copied from
+/// `src/browser/launch.rs`, whose list is crate-private; keep them in step).
+const CHROME_FLAGS: &[&str] = &[
+    "--headless",
+    "--remote-debugging-port=0",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-breakpad",
+    "--disable-client-side-phishing-detection",
+    "--disable-domain-reliability",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-ipc-flooding-protection",
+    "--disable-hang-monitor",
+    "--metrics-recording-only",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--force-color-profile=srgb",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,Translate,\
+     OptimizationHints,OptimizationGuideModelDownloading,MediaRouter,DialMediaRouteProvider,\
+     AutofillServerCommunication,CertificateTransparencyComponentUpdater,\
+     InterestFeedContentSuggestions,PrivacySandboxSettings4,AcceptCHFrame",
+];
+
+/// Load pages as a plain visitor, as fast as Chromium allows.
+#[derive(Debug, Parser)]
+#[command(name = "bench-floor", about)]
+struct Args {
+    /// The pages to load, one URL a line.
+    #[arg(long, value_name = "FILE")]
+    urls: PathBuf,
+    /// Pages loading at once, across all browsers.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    concurrency: usize,
+    /// Chromium processes.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    browsers: usize,
+    /// The browser to drive [default: as `beian-audit` finds it].
+    #[arg(long, value_name = "PATH", env = "CHROME")]
+    chrome: Option<PathBuf>,
+    /// Send connections for HOST (`*` for all) to ADDR:PORT (repeatable).
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    resolve: Vec<String>,
+    /// The budget of one page load.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    timeout: u64,
+}
+
+/// One started, connected Chromium.
+struct Instance {
+    /// The DevTools connection.
+    browser: Browser,
+    /// The browser process (leader of its process group).
+    child: Child,
+    /// The profile, removed on drop.
+    _profile: tempfile::TempDir,
+}
+
+/// How one page load ended.
+enum Outcome {
+    /// Loaded; whether it had a title.
+    Loaded { titled: bool },
+    /// Did not load, and why.
+    Failed(String),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(line) => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(2),
+            }
+        }
+        Err(err) => {
+            let _ = writeln!(std::io::stderr().lock(), "bench-floor: error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Launch, load every URL, close; the summary line.
+async fn run(args: &Args) -> Result<String, String> {
+    let text = std::fs::read_to_string(&args.urls)
+        .map_err(|e| format!("cannot read --urls {}: {e}", args.urls.display()))?;
+    let urls: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let executable = ChromeConfig::locate(args.chrome.as_deref()).map_err(|e| e.to_string())?;
+    let mut flags: Vec<String> = CHROME_FLAGS.iter().map(|f| (*f).to_owned()).collect();
+    if is_root() {
+        flags.push("--no-sandbox".to_owned());
+    }
+    if !args.resolve.is_empty() {
+        let rules: Vec<String> = args
+            .resolve
+            .iter()
+            .map(|r| r.replacen('=', " ", 1))
+            .map(|r| format!("MAP {r}"))
+            .collect();
+        flags.push(format!("--host-resolver-rules={}", rules.join(", ")));
+    }
+
+    let started = Instant::now();
+    let browsers = args.browsers.max(1);
+    let mut instances = Vec::with_capacity(browsers);
+    for _ in 0..browsers {
+        instances.push(launch(&executable, &flags).await?);
+    }
+    let launch_s = started.elapsed().as_secs_f64();
+
+    let pages_started = Instant::now();
+    let budget = Duration::from_secs(args.timeout.max(1));
+    let instances_ref = &instances;
+    let outcomes: Vec<(String, Outcome)> = futures::stream::iter(urls.iter().enumerate())
+        .map(|(i, url)| async move {
+            let browser = &instances_ref[i % instances_ref.len()].browser;
+            (url.clone(), visit(browser, url, budget).await)
+        })
+        .buffer_unordered(args.concurrency.max(1))
+        .collect()
+        .await;
+    let pages_s = pages_started.elapsed().as_secs_f64();
+
+    for mut instance in instances {
+        kill_group(instance.child.id());
+        let _ = tokio::time::timeout(Duration::from_secs(5), instance.child.wait()).await;
+    }
+
+    let mut loaded = 0usize;
+    let mut titled = 0usize;
+    let mut stderr = std::io::stderr().lock();
+    for (url, outcome) in &outcomes {
+        match outcome {
+            Outcome::Loaded { titled: t } => {
+                loaded += 1;
+                titled += usize::from(*t);
+            }
+            Outcome::Failed(why) => {
+                let _ = writeln!(stderr, "bench-floor: {url}: {why}");
+            }
+        }
+    }
+    #[expect(clippy::cast_precision_loss, reason = "page counts are small")]
+    let pages_per_s = outcomes.len() as f64 / pages_s.max(1e-9);
+    let summary = serde_json::json!({
+        "pages": outcomes.len(),
+        "loaded": loaded,
+        "failed": outcomes.len() - loaded,
+        "titled": titled,
+        "concurrency": args.concurrency,
+        "browsers": browsers,
+        "launch_s": launch_s,
+        "pages_s": pages_s,
+        "pages_per_s": pages_per_s,
+    });
+    Ok(format!("{summary}\n"))
+}
+
+/// Open a page, navigate (chromiumoxide waits for the load event), read the
+/// title, close the page.
+async fn visit(browser: &Browser, url: &str, budget: Duration) -> Outcome {
+    let page = match browser.new_page(CreateTargetParams::new("about:blank")).await {
+        Ok(page) => page,
+        Err(e) => return Outcome::Failed(format!("new page: {e}")),
+    };
+    let outcome = match tokio::time::timeout(budget, page.goto(url)).await {
+        Err(_) => Outcome::Failed("timed out".to_owned()),
+        Ok(Err(e)) => Outcome::Failed(format!("navigate: {e}")),
+        Ok(Ok(_)) => match page.get_title().await {
+            Ok(title) => Outcome::Loaded {
+                titled: title.is_some_and(|t| !t.is_empty()),
+            },
+            Err(e) => Outcome::Failed(format!("title: {e}")),
+        },
+    };
+    // As the pool does: close the target, not Page.close (no beforeunload).
+    let _ = browser
+        .execute(CloseTargetParams::new(page.target_id().clone()))
+        .await;
+    outcome
+}
+
+/// Start one Chromium, wait for its DevTools address, connect.
+async fn launch(executable: &std::path::Path, flags: &[String]) -> Result<Instance, String> {
+    let profile = tempfile::Builder::new()
+        .prefix("bench-floor-chrome-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a profile directory: {e}"))?;
+    let mut child = Command::new(executable)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot execute {}: {e}", executable.display()))?;
+    let stderr = child.stderr.take().ok_or("no stderr pipe")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let ws_url = tokio::time::timeout(LAUNCH_TIMEOUT, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.split("listening on ").nth(1).filter(|u| u.starts_with("ws://")) {
+                return Some(url.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or("Chromium printed no DevTools address")?;
+    // Keep draining stderr so Chromium never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut config = HandlerConfig::default();
+    config.ignore_https_errors = false;
+    config.viewport = None;
+    let (browser, mut handler) = Browser::connect_with_config(ws_url, config)
+        .await
+        .map_err(|e| format!("cannot connect to DevTools: {e}"))?;
+    tokio::spawn(async move { while handler.next().await.is_some() {} });
+    Ok(Instance {
+        browser,
+        child,
+        _profile: profile,
+    })
+}
+
+/// Whether we run as root (Chromium then needs `--no-sandbox`).
+#[expect(unsafe_code, reason = "geteuid has no preconditions and cannot fail")]
+fn is_root() -> bool {
+    // SAFETY: geteuid is always successful and touches no memory of ours.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// SIGKILL the process group led by `pid` (the browser and its helpers).
+#[expect(unsafe_code, reason = "kill(2) on a process group we created")]
+fn kill_group(pid: Option<u32>) {
+    let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()).filter(|p| *p > 1) else {
+        return;
+    };
+    // SAFETY: kill has no memory-safety preconditions; the group is ours
+    // because we spawned its leader with process_group(0) and have not
+    // reaped it yet.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+}

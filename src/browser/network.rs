@@ -1,0 +1,150 @@
+//! What the network guard saw of one render, folded into its result.
+//!
+//! Every connection of a render's browser context goes through its own
+//! [`Session`] of the guard's proxy, so Chromium reports the proxy
+//! (127.0.0.1) as every response's remote address and cannot tell a
+//! refused host from a broken one. The session can: this module takes the
+//! real upstream addresses of the main document and its redirect hops from
+//! it, counts the requests it refused, and turns a failed navigation into
+//! [`RenderError::Refused`] when the guard refused the host the main frame
+//! failed on, or into the `net::ERR_…` failure the guard met upstream.
+
+use chromiumoxide::cdp::browser_protocol::network::{BlockPattern, SetBlockedUrLsParams};
+use url::Url;
+
+use super::error::{classify, DocumentOutcome};
+use super::RenderError;
+use crate::guard::Session;
+use crate::page::{PageSnapshot, Unreachable};
+
+/// Schemes that reach the crawler's own machine or browser, never the
+/// network: blocked for every request of a page, and a page that ends on
+/// one is not judged. The guard's proxy never sees these.
+const LOCAL_SCHEMES: &[&str] = &[
+    "file",
+    "filesystem",
+    "chrome",
+    "chrome-untrusted",
+    "chrome-extension",
+    "devtools",
+    "view-source",
+];
+
+/// `Network.setBlockedURLs` for [`LOCAL_SCHEMES`] (belt and braces: Blink
+/// already refuses web pages these URLs).
+pub(crate) fn block_local_schemes() -> SetBlockedUrLsParams {
+    let mut params = SetBlockedUrLsParams::default();
+    params.url_patterns = Some(
+        LOCAL_SCHEMES
+            .iter()
+            .map(|scheme| BlockPattern::new(format!("{scheme}:*"), true))
+            .collect(),
+    );
+    params
+}
+
+/// Fold what `session` saw into a render's `result`. `failed_url` is the
+/// URL the main frame last tried to load (where a failed navigation
+/// failed).
+pub(crate) fn apply(
+    result: Result<PageSnapshot, RenderError>,
+    failed_url: &str,
+    session: &Session,
+    budget_secs: u64,
+) -> Result<PageSnapshot, RenderError> {
+    match result {
+        Ok(mut page) => {
+            if let Some(scheme) = local_scheme(&page.final_url) {
+                return Err(Unreachable::Other {
+                    detail: format!("the page navigated to a local {scheme}: URL"),
+                }
+                .into());
+            }
+            page.addresses = served_from(&page, session);
+            page.refused_subresources = u32::try_from(session.refused()).unwrap_or(u32::MAX);
+            Ok(page)
+        }
+        Err(RenderError::Site(why)) => {
+            let Some((host, port)) = host_port(failed_url) else {
+                return Err(why.into());
+            };
+            if let Some(address) = session.refusal(&host, port) {
+                return Err(RenderError::Refused {
+                    host,
+                    address: address.to_string(),
+                });
+            }
+            let upstream = session.failure(&host, port).and_then(|error| {
+                let outcome = DocumentOutcome {
+                    error: Some(error),
+                    ..DocumentOutcome::default()
+                };
+                classify(outcome, budget_secs)
+            });
+            Err(upstream.unwrap_or(why).into())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The upstream addresses of the main document and every hop before it,
+/// each once, in order.
+fn served_from(page: &PageSnapshot, session: &Session) -> Vec<String> {
+    let mut addresses: Vec<String> = Vec::new();
+    for url in page.redirects.iter().chain(std::iter::once(&page.final_url)) {
+        let Some((host, port)) = host_port(url) else {
+            continue;
+        };
+        for ip in session.upstream(&host, port) {
+            let ip = ip.to_string();
+            if !addresses.contains(&ip) {
+                addresses.push(ip);
+            }
+        }
+    }
+    addresses
+}
+
+/// The host and port a URL's connection is for (`http`/`https`/`ws`/`wss`).
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let url = Url::parse(url).ok()?;
+    let port = url.port_or_known_default()?;
+    let host = match url.host()? {
+        url::Host::Domain(d) => d.to_owned(),
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(ip) => ip.to_string(),
+    };
+    Some((host, port))
+}
+
+/// The scheme of `url` when it is one of [`LOCAL_SCHEMES`].
+fn local_scheme(url: &str) -> Option<&'static str> {
+    let scheme = url.split(':').next()?.to_ascii_lowercase();
+    LOCAL_SCHEMES.iter().copied().find(|s| *s == scheme)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::http("http://a.test/x", Some(("a.test", 80)))]
+    #[case::https_port("https://A.test:8443/", Some(("a.test", 8443)))]
+    #[case::ipv6("http://[::1]:81/", Some(("::1", 81)))]
+    #[case::ipv4("https://127.0.0.1/", Some(("127.0.0.1", 443)))]
+    #[case::file("file:///etc/passwd", None)]
+    #[case::about("about:blank", None)]
+    fn urls_name_the_connection_they_need(#[case] url: &str, #[case] expected: Option<(&str, u16)>) {
+        assert_eq!(host_port(url), expected.map(|(h, p)| (h.to_owned(), p)));
+    }
+
+    #[rstest]
+    #[case::file("file:///etc/passwd", Some("file"))]
+    #[case::chrome_upper("CHROME://version/", Some("chrome"))]
+    #[case::http("http://file.test/", None)]
+    #[case::data("data:text/html,hi", None)]
+    fn local_schemes_are_recognised(#[case] url: &str, #[case] expected: Option<&str>) {
+        assert_eq!(local_scheme(url), expected);
+    }
+}
