@@ -57,7 +57,7 @@ def main():
     m = sub.add_parser("measure")
     m.add_argument("--out", required=True)
     m.add_argument("--interval", type=float, default=0.1)
-    m.add_argument("--pss-every", type=int, default=3)
+    m.add_argument("--pss-every", type=int, default=10)
     m.add_argument("--stdout")
     m.add_argument("--stderr")
     m.add_argument("cmd", nargs=argparse.REMAINDER)

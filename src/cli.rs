@@ -22,6 +22,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once, never moved around")]
 pub enum Command {
     /// Scan filed records and write JSON findings.
     Scan(ScanArgs),
@@ -110,9 +111,32 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SECS", default_value_t = 20)]
     pub grace: u64,
 
-    /// No progress lines on stderr.
+    /// Also write the end-of-scan summary (records by verdict, findings by
+    /// code, targets/s, slowest targets) to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// Save a PNG of the bottom of each failing target's page in DIR,
+    /// referenced from its findings' `evidence.screenshot`.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+
+    /// No progress bar (on a terminal) or progress lines (otherwise) on stderr.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// The stderr log format (`json` for cluster log pipelines).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// `--scheme`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::browser::launch::ResolveRule;
 use crate::browser::ChromeConfig;
-use crate::cli::{FailOn, ScanArgs, SchemePolicy};
+use crate::cli::{FailOn, LogFormat, ScanArgs, SchemePolicy};
 use crate::error::Error;
 use crate::input::record::to_ascii_host;
 use crate::input::shard::Shard;
@@ -46,6 +46,12 @@ pub struct ScanConfig {
     pub shard: Shard,
     /// `--grace`: how long in-flight targets may finish after a signal.
     pub grace: Duration,
+    /// `--summary FILE`: the end-of-scan summary as JSON.
+    pub summary: Option<PathBuf>,
+    /// `--evidence DIR`, created and made absolute: screenshots of failing targets.
+    pub evidence: Option<PathBuf>,
+    /// `--log-format`.
+    pub log_format: LogFormat,
 }
 
 impl ScanConfig {
@@ -97,8 +103,19 @@ impl ScanConfig {
             rate: args.rate,
             shard: shard_from(args.shard.as_deref(), |k| std::env::var(k).ok())?,
             grace: Duration::from_secs(args.grace),
+            summary: args.summary,
+            evidence: args.evidence.as_deref().map(evidence_dir).transpose()?,
+            log_format: args.log_format,
         })
     }
+}
+
+/// `--evidence DIR`: created if missing, absolute, so that the paths in
+/// `evidence.screenshot` name the files from any working directory.
+fn evidence_dir(dir: &Path) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::canonicalize(dir))
+        .map_err(|e| Error::Flag(format!("--evidence {}: cannot create the directory: {e}", dir.display())))
 }
 
 /// `--shard I/N`, else `$JOB_COMPLETION_INDEX` of `$BEIAN_AUDIT_SHARDS` (both

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use beian_audit::cli::{Cli, Command};
+use beian_audit::cli::{Cli, Command, LogFormat};
 use beian_audit::config::ScanConfig;
+use beian_audit::output::summary::LogWriter;
 use beian_audit::ExitStatus;
 
 fn main() -> ExitCode {
@@ -18,7 +19,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging();
+    let log_format = match &cli.command {
+        Command::Scan(args) => args.log_format,
+        Command::Report(_) => LogFormat::Text,
+    };
+    init_logging(log_format);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,27 +42,39 @@ fn main() -> ExitCode {
     match result {
         Ok(status) => ExitCode::from(status as u8),
         Err(e) => {
-            report_fatal(&e);
+            report_fatal(&e, log_format);
             ExitCode::from(ExitStatus::Fatal as u8)
         }
     }
 }
 
-/// One line on stderr that says what went wrong and what to do.
-fn report_fatal(e: &anyhow::Error) {
+/// One line on stderr that says what went wrong and what to do (a JSON
+/// log event under `--log-format json`, so every stderr line stays JSON).
+fn report_fatal(e: &anyhow::Error, format: LogFormat) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "beian-audit: error: {e:#}");
+    match format {
+        LogFormat::Text => {
+            let _ = writeln!(std::io::stderr().lock(), "beian-audit: error: {e:#}");
+        }
+        LogFormat::Json => tracing::error!(error = format!("{e:#}"), "beian-audit: fatal error"),
+    }
 }
 
 /// Logs go to stderr, never stdout (stdout is data). `RUST_LOG` filters;
 /// chromiumoxide is silenced by default: it logs every CDP event it cannot
 /// parse (newer Chromium sends many) and the socket reset at shutdown.
-fn init_logging() {
+/// `--log-format json` writes one JSON object a line (tracing-subscriber's
+/// json formatter); the writer keeps log lines off the progress bar.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("beian_audit=info,chromiumoxide=off,warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_writer(LogWriter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

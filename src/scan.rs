@@ -12,8 +12,8 @@ use futures::future::join_all;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::browser::{BrowserError, BrowserPool, RenderError};
-use crate::cli::SchemePolicy;
+use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions};
+use crate::cli::{LogFormat, SchemePolicy};
 use crate::config::ScanConfig;
 use crate::error::Error;
 use crate::exit::ExitStatus;
@@ -21,6 +21,8 @@ use crate::guard;
 use crate::input::{read_records, InputError, InputSource, Record, RecordResult};
 use crate::judge::{Judge, RecordOutcome, ScanIndex};
 use crate::output::resume::DoneSet;
+use crate::output::evidence;
+use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{TargetFailure, Unreachable};
 use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
@@ -54,7 +56,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     if !done.is_empty() {
         tracing::info!(records = done.len(), "resuming: records already in the output are skipped");
     }
-    let index = build_index(&config, &done)?;
+    let (index, total) = build_index(&config, &done)?;
     let mut writer = match &config.output {
         Some(path) => NdjsonWriter::file(path, config.resume).map_err(|source| Error::Output {
             path: path.display().to_string(),
@@ -62,6 +64,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         })?,
         None => NdjsonWriter::stdout(),
     };
+    let mut tally = start_summary(&config, total)?;
     let pool = launch_pool(&config).await?;
     tracing::info!(
         browsers = config.browsers,
@@ -110,7 +113,6 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         .buffer_unordered(concurrency);
 
     let mut judge = Judge::new(index);
-    let mut tally = Tally::new(ctx.config.fail_on, ctx.config.progress);
     let mut write_failed = None;
     let mut interrupted = false;
     let stop_seen = stop_rx.clone();
@@ -134,14 +136,14 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
             Ok(done) => judge.accept(done),
             Err(invalid) => vec![invalid_report(invalid)],
         };
-        if let Err(e) = write_all(&mut writer, &reports, &mut tally) {
+        if let Err(e) = write_all(&mut writer, reports, &mut tally, ctx.config.evidence.as_deref()) {
             write_failed = Some(e);
             break;
         }
     }
     if write_failed.is_none() {
         let rest = judge.finish();
-        if let Err(e) = write_all(&mut writer, &rest, &mut tally) {
+        if let Err(e) = write_all(&mut writer, rest, &mut tally, ctx.config.evidence.as_deref()) {
             write_failed = Some(e);
         }
     }
@@ -151,44 +153,74 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         Ok(ctx) => ctx.pool.close().await,
         Err(_) => tracing::warn!("browser pool still shared at exit; browsers are killed on drop"),
     }
-    tally.summary();
-    if interrupted || *stop_seen.borrow() {
+    let interrupted = interrupted || *stop_seen.borrow();
+    let status = tally.status();
+    tally.finish(interrupted)?;
+    if interrupted {
         tracing::warn!("scan interrupted; run again with --resume to finish it");
         return Ok(ExitStatus::Interrupted);
     }
     match write_failed {
         // A closed pipe (`| head`) is the reader's choice, not an error.
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(tally.status()),
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(status),
         Some(source) => Err(Error::Output {
             path: writer.name().to_owned(),
             source,
         }),
-        None => Ok(tally.status()),
+        None => Ok(status),
     }
 }
 
-fn write_all(writer: &mut NdjsonWriter, reports: &[RecordReport], tally: &mut Tally) -> std::io::Result<()> {
-    for report in reports {
-        writer.write(report)?;
-        tally.add(report);
+/// Write judged reports (screenshots attached with `--evidence`) and count them.
+fn write_all(
+    writer: &mut NdjsonWriter,
+    reports: Vec<RecordReport>,
+    tally: &mut Summary,
+    evidence_dir: Option<&std::path::Path>,
+) -> std::io::Result<()> {
+    for mut report in reports {
+        if let Some(dir) = evidence_dir {
+            evidence::attach(dir, &mut report);
+        }
+        writer.write(&report)?;
+        tally.add(&report);
     }
     Ok(())
 }
 
+/// The tally, progress display and `--summary` file of this scan.
+fn start_summary(config: &ScanConfig, total: Option<u64>) -> Result<Summary, Error> {
+    let options = SummaryOptions {
+        fail_on: config.fail_on,
+        progress: config.progress,
+        json_logs: config.log_format == LogFormat::Json,
+        total,
+    };
+    Summary::new(options, config.summary.as_deref()).map_err(|source| Error::Output {
+        path: config.summary.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        source,
+    })
+}
+
 /// Read the input once ahead of the scan to learn every filed domain and
 /// subject (see `judge`). Standard input cannot be read twice: then the
-/// cross-record rules know only the records seen so far.
-fn build_index(config: &ScanConfig, done: &DoneSet) -> Result<ScanIndex, Error> {
+/// cross-record rules know only the records seen so far. Also counts the
+/// lines this run will write (for progress), when the input is a file.
+fn build_index(config: &ScanConfig, done: &DoneSet) -> Result<(ScanIndex, Option<u64>), Error> {
     let mut index = ScanIndex::default();
+    let mut total = None;
     if let InputSource::File(_) = &config.input {
+        let mut count = 0;
         for item in read_records(&config.input, config.input_format)? {
             let scanned = config.shard.contains(&item) && !done.contains(line_of(&item));
+            count += u64::from(scanned);
             if let Ok(record) = item {
                 index.add(&record, scanned);
             }
         }
+        total = Some(count);
     }
-    Ok(index)
+    Ok((index, total))
 }
 
 /// The input line of a stream item.
@@ -233,7 +265,7 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
             .iter()
             .position(|h| *h == target.host)
             .and_then(|i| checks[i].clone().err());
-        render_target(ctx, target.clone(), check)
+        render_target(ctx, record.line, target.clone(), check)
     }))
     .await;
     RecordOutcome {
@@ -244,7 +276,7 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
 }
 
 /// Render one target: scheme fallback, crawler retries, and the guard's verdict.
-async fn render_target(ctx: &Ctx, target: Target, refused: Option<TargetFailure>) -> TargetOutcome {
+async fn render_target(ctx: &Ctx, line: u64, target: Target, refused: Option<TargetFailure>) -> TargetOutcome {
     let schemes: &[&str] = match ctx.config.scheme {
         SchemePolicy::Auto => &["https", "http"],
         SchemePolicy::Https => &["https"],
@@ -265,7 +297,7 @@ async fn render_target(ctx: &Ctx, target: Target, refused: Option<TargetFailure>
     let mut last = None;
     for (i, scheme) in schemes.iter().enumerate() {
         let url = target.url(scheme);
-        let result = render_with_retries(ctx, &target, &url).await;
+        let result = render_with_retries(ctx, line, &target, &url).await;
         let is_last = i + 1 == schemes.len();
         if let Err(TargetFailure::Unreachable(why)) = &result {
             if !is_last && falls_back(why) {
@@ -321,12 +353,21 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
 }
 
 /// Render, retrying crawler failures (ours, not the site's) with backoff.
-async fn render_with_retries(ctx: &Ctx, target: &Target, url: &str) -> Result<crate::page::PageSnapshot, TargetFailure> {
+/// With `--evidence`, every rendered page is also captured (see `output::evidence`).
+async fn render_with_retries(ctx: &Ctx, line: u64, target: &Target, url: &str) -> Result<crate::page::PageSnapshot, TargetFailure> {
     let mut attempt = 0;
+    let options = RenderOptions {
+        screenshot_bottom: ctx.config.evidence.is_some(),
+    };
     loop {
         ctx.throttle.load().await;
-        match ctx.pool.render(target, url, ctx.config.timeout).await {
-            Ok(page) => return Ok(page),
+        match ctx.pool.render_with(target, url, ctx.config.timeout, options).await {
+            Ok(rendered) => {
+                if let Some(dir) = &ctx.config.evidence {
+                    evidence::save(dir, line, target, rendered.screenshot.as_deref()).await;
+                }
+                return Ok(rendered.snapshot);
+            }
             Err(RenderError::Site(why)) => return Err(TargetFailure::Unreachable(why)),
             Err(RenderError::Refused { host, address }) => {
                 return Err(TargetFailure::AddressRefused { host, address });
@@ -362,85 +403,5 @@ fn invalid_report(invalid: InputError) -> RecordReport {
         findings: vec![finding],
         targets: Vec::new(),
         elapsed_ms: 0,
-    }
-}
-
-/// Counts for the exit status, progress and the end summary.
-struct Tally {
-    fail_on: crate::cli::FailOn,
-    progress: bool,
-    started: Instant,
-    last_progress: Instant,
-    records: u64,
-    targets: u64,
-    pass: u64,
-    fail: u64,
-    error: u64,
-    counted: bool,
-}
-
-impl Tally {
-    fn new(fail_on: crate::cli::FailOn, progress: bool) -> Tally {
-        Tally {
-            fail_on,
-            progress,
-            started: Instant::now(),
-            last_progress: Instant::now(),
-            records: 0,
-            targets: 0,
-            pass: 0,
-            fail: 0,
-            error: 0,
-            counted: false,
-        }
-    }
-
-    fn add(&mut self, report: &RecordReport) {
-        self.records += 1;
-        self.targets += report.targets.len() as u64;
-        match report.verdict {
-            Verdict::Pass => self.pass += 1,
-            Verdict::Fail => self.fail += 1,
-            Verdict::Error => self.error += 1,
-        }
-        self.counted |= report.findings.iter().any(|f| self.fail_on.counts(f));
-        if self.progress && self.last_progress.elapsed() >= Duration::from_secs(5) {
-            self.last_progress = Instant::now();
-            tracing::info!(
-                records = self.records,
-                pass = self.pass,
-                fail = self.fail,
-                error = self.error,
-                targets_per_s = format!("{:.1}", self.rate()),
-                "progress"
-            );
-        }
-    }
-
-    fn rate(&self) -> f64 {
-        #[expect(clippy::cast_precision_loss, reason = "a rate for people")]
-        let targets = self.targets as f64;
-        targets / self.started.elapsed().as_secs_f64().max(0.001)
-    }
-
-    fn summary(&self) {
-        tracing::info!(
-            records = self.records,
-            pass = self.pass,
-            fail = self.fail,
-            error = self.error,
-            targets = self.targets,
-            seconds = format!("{:.1}", self.started.elapsed().as_secs_f64()),
-            targets_per_s = format!("{:.2}", self.rate()),
-            "scan finished"
-        );
-    }
-
-    fn status(&self) -> ExitStatus {
-        if self.counted {
-            ExitStatus::Findings
-        } else {
-            ExitStatus::Passed
-        }
     }
 }

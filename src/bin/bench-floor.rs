@@ -1,7 +1,7 @@
 //! `bench-floor`: the benchmark's floor, the least a crawler must do to see
 //! the same pages. It drives Chromium the way `beian-audit`'s pool does
 //! (our own spawn with the same flags, a chromiumoxide connection to the
-//! DevTools address it prints) and loads each URL as a plain visitor:
+//! `DevTools` address it prints) and loads each URL as a plain visitor:
 //! open a page, navigate, wait for the load event, read the title, close
 //! the page. No browser contexts, no device emulation, no settle wait, no
 //! extraction; what `scan` spends beyond this is its own overhead.
@@ -29,7 +29,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// How long a starting Chromium may take to print its DevTools address.
+/// How long a starting Chromium may take to print its `DevTools` address.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The flags `beian-audit`'s pool starts every Chromium with (copied from
@@ -93,7 +93,7 @@ struct Args {
 
 /// One started, connected Chromium.
 struct Instance {
-    /// The DevTools connection.
+    /// The `DevTools` connection.
     browser: Browser,
     /// The browser process (leader of its process group).
     child: Child,
@@ -211,7 +211,10 @@ async fn run(args: &Args) -> Result<String, String> {
 /// Open a page, navigate (chromiumoxide waits for the load event), read the
 /// title, close the page.
 async fn visit(browser: &Browser, url: &str, budget: Duration) -> Outcome {
-    let page = match browser.new_page(CreateTargetParams::new("about:blank")).await {
+    let page = match browser
+        .new_page(CreateTargetParams::new("about:blank"))
+        .await
+    {
         Ok(page) => page,
         Err(e) => return Outcome::Failed(format!("new page: {e}")),
     };
@@ -232,7 +235,7 @@ async fn visit(browser: &Browser, url: &str, budget: Duration) -> Outcome {
     outcome
 }
 
-/// Start one Chromium, wait for its DevTools address, connect.
+/// Start one Chromium, wait for its `DevTools` address, connect.
 async fn launch(executable: &std::path::Path, flags: &[String]) -> Result<Instance, String> {
     let profile = tempfile::Builder::new()
         .prefix("bench-floor-chrome-")
@@ -253,7 +256,11 @@ async fn launch(executable: &std::path::Path, flags: &[String]) -> Result<Instan
     let mut lines = BufReader::new(stderr).lines();
     let ws_url = tokio::time::timeout(LAUNCH_TIMEOUT, async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.split("listening on ").nth(1).filter(|u| u.starts_with("ws://")) {
+            if let Some(url) = line
+                .split("listening on ")
+                .nth(1)
+                .filter(|u| u.starts_with("ws://"))
+            {
                 return Some(url.trim().to_owned());
             }
         }
@@ -265,9 +272,11 @@ async fn launch(executable: &std::path::Path, flags: &[String]) -> Result<Instan
     .ok_or("Chromium printed no DevTools address")?;
     // Keep draining stderr so Chromium never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let mut config = HandlerConfig::default();
-    config.ignore_https_errors = false;
-    config.viewport = None;
+    let config = HandlerConfig {
+        ignore_https_errors: false,
+        viewport: None,
+        ..HandlerConfig::default()
+    };
     let (browser, mut handler) = Browser::connect_with_config(ws_url, config)
         .await
         .map_err(|e| format!("cannot connect to DevTools: {e}"))?;
@@ -289,7 +298,10 @@ fn is_root() -> bool {
 /// SIGKILL the process group led by `pid` (the browser and its helpers).
 #[expect(unsafe_code, reason = "kill(2) on a process group we created")]
 fn kill_group(pid: Option<u32>) {
-    let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()).filter(|p| *p > 1) else {
+    let Some(pid) = pid
+        .and_then(|p| libc::pid_t::try_from(p).ok())
+        .filter(|p| *p > 1)
+    else {
         return;
     };
     // SAFETY: kill has no memory-safety preconditions; the group is ours

@@ -174,12 +174,26 @@ impl DeviceProfile {
             ]),
             platform: self.hints_platform.clone(),
             platform_version: self.hints_platform_version.clone(),
-            architecture: if self.mobile { String::new() } else { "x86".to_owned() },
-            model: if self.mobile { "K".to_owned() } else { String::new() },
+            architecture: if self.mobile {
+                String::new()
+            } else {
+                "x86".to_owned()
+            },
+            model: if self.mobile {
+                "K".to_owned()
+            } else {
+                String::new()
+            },
             mobile: self.mobile,
-            bitness: Some(if self.mobile { String::new() } else { "64".to_owned() }),
+            bitness: Some(if self.mobile {
+                String::new()
+            } else {
+                "64".to_owned()
+            }),
             wow64: Some(false),
-            form_factors: Some(vec![if self.mobile { "Mobile" } else { "Desktop" }.to_owned()]),
+            form_factors: Some(vec![
+                if self.mobile { "Mobile" } else { "Desktop" }.to_owned()
+            ]),
         };
         let mut params = SetUserAgentOverrideParams::new(self.user_agent.clone());
         params.accept_language = Some(ACCEPT_LANGUAGE.to_owned());
@@ -214,7 +228,10 @@ mod tests {
             p.user_agent,
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
         );
-        assert_eq!((p.width, p.height, p.mobile, p.touch), (1366, 768, false, false));
+        assert_eq!(
+            (p.width, p.height, p.mobile, p.touch),
+            (1366, 768, false, false)
+        );
         assert_eq!(p.touch().max_touch_points, None);
         assert!(!p.touch().enabled);
     }
@@ -226,7 +243,11 @@ mod tests {
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.8078.108 Safari/537.36",
         );
         let p = DeviceProfile::for_device(Device::Desktop, &v);
-        assert!(p.user_agent.contains(" Chrome/156.0.0.0 Safari"), "{}", p.user_agent);
+        assert!(
+            p.user_agent.contains(" Chrome/156.0.0.0 Safari"),
+            "{}",
+            p.user_agent
+        );
     }
 
     #[test]
@@ -236,7 +257,10 @@ mod tests {
             p.user_agent,
             "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36"
         );
-        assert_eq!((p.width, p.height, p.mobile, p.touch), (390, 844, true, true));
+        assert_eq!(
+            (p.width, p.height, p.mobile, p.touch),
+            (390, 844, true, true)
+        );
         assert!((p.device_scale_factor - 3.0).abs() < f64::EPSILON);
         let ua = p.user_agent_override();
         let meta = ua.user_agent_metadata.unwrap();

@@ -23,7 +23,7 @@ pub enum BrowserError {
         /// What was seen.
         reason: String,
     },
-    /// A DevTools protocol command failed or timed out.
+    /// A `DevTools` protocol command failed or timed out.
     #[error("devtools protocol error: {reason}")]
     Protocol {
         /// What was seen.
@@ -98,8 +98,11 @@ pub(crate) fn classify(outcome: DocumentOutcome<'_>, budget_secs: u64) -> Option
         "ERR_NAME_NOT_RESOLVED" | "ERR_NAME_RESOLUTION_FAILED" => Unreachable::Dns { detail },
         n if n.starts_with("ERR_DNS_") => Unreachable::Dns { detail },
         "ERR_CONNECTION_REFUSED" => Unreachable::Refused { detail },
-        "ERR_CONNECTION_RESET" | "ERR_CONNECTION_CLOSED" | "ERR_CONNECTION_ABORTED"
-        | "ERR_EMPTY_RESPONSE" | "ERR_SOCKET_NOT_CONNECTED" => Unreachable::Reset { detail },
+        "ERR_CONNECTION_RESET"
+        | "ERR_CONNECTION_CLOSED"
+        | "ERR_CONNECTION_ABORTED"
+        | "ERR_EMPTY_RESPONSE"
+        | "ERR_SOCKET_NOT_CONNECTED" => Unreachable::Reset { detail },
         "ERR_TIMED_OUT" | "ERR_CONNECTION_TIMED_OUT" => Unreachable::Timeout {
             seconds: budget_secs,
         },

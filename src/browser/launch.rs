@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::BrowserError;
 
-/// How long a starting Chromium may take to print its DevTools address.
+/// How long a starting Chromium may take to print its `DevTools` address.
 pub(crate) const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Executable names searched on `PATH`, best first. The headless shell is
@@ -139,7 +139,10 @@ impl ChromeConfig {
         for arg in &self.extra_args {
             if let Some(list) = arg.strip_prefix("--disable-features=") {
                 disabled.extend(list.split(',').filter(|f| !f.is_empty()).map(str::to_owned));
-            } else if GUARD_FLAGS.iter().any(|f| arg.split('=').next() == Some(*f)) {
+            } else if GUARD_FLAGS
+                .iter()
+                .any(|f| arg.split('=').next() == Some(*f))
+            {
                 tracing::warn!(%arg, "--chrome-arg ignored: the network guard owns how Chromium reaches the network");
             } else {
                 extra.push(arg.clone());
@@ -228,7 +231,7 @@ fn is_script(path: &Path) -> bool {
         .is_ok_and(|()| &magic == b"#!")
 }
 
-/// One started Chromium process: its DevTools address and profile.
+/// One started Chromium process: its `DevTools` address and profile.
 ///
 /// Dropping it SIGKILLs the process group and removes the profile.
 #[derive(Debug)]
@@ -247,7 +250,7 @@ pub(crate) struct ChromeProcess {
 
 impl ChromeProcess {
     /// Start Chromium with `config` and wait (at most `timeout`) for its
-    /// DevTools address.
+    /// `DevTools` address.
     pub(crate) async fn spawn(
         config: &ChromeConfig,
         proxy: SocketAddr,
@@ -284,20 +287,18 @@ impl ChromeProcess {
         let deadline = tokio::time::Instant::now() + timeout;
         let ws_url = loop {
             tokio::select! {
-                line = lines.next_line() => match line {
-                    Ok(Some(line)) => {
-                        if let Some(url) = line.split("listening on ").nth(1).filter(|u| u.starts_with("ws://")) {
-                            break url.trim().to_owned();
-                        }
-                        if seen.len() < 20 {
-                            seen.push(line);
-                        }
-                    }
-                    Ok(None) | Err(_) => {
+                line = lines.next_line() => {
+                    let Ok(Some(line)) = line else {
                         let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
                         return Err(launch_err(format!("exited before DevTools was ready ({status:?}): {}", seen.join(" | "))));
+                    };
+                    if let Some(url) = line.split("listening on ").nth(1).filter(|u| u.starts_with("ws://")) {
+                        break url.trim().to_owned();
                     }
-                },
+                    if seen.len() < 20 {
+                        seen.push(line);
+                    }
+                }
                 () = tokio::time::sleep_until(deadline) => {
                     sys::kill_group(pid);
                     return Err(launch_err(format!("no DevTools address within {timeout:?}: {}", seen.join(" | "))));
@@ -366,9 +367,9 @@ mod sys {
     }
 
     /// Make the kernel SIGKILL Chromium when the thread that spawned it dies,
-    /// so no browser outlives a SIGKILLed worker.
+    /// so no browser outlives a worker killed by SIGKILL.
     ///
-    /// PR_SET_PDEATHSIG fires on the death of the spawning *thread*: spawn
+    /// `PR_SET_PDEATHSIG` fires on the death of the spawning *thread*: spawn
     /// from a tokio worker (which lives as long as the runtime), never from
     /// `spawn_blocking`, whose threads exit after an idle timeout.
     #[expect(
@@ -432,7 +433,11 @@ mod tests {
             addr: "10.0.0.1:443".parse().unwrap(),
         }];
         let cfg = config(
-            &["--proxy-server=direct://", "--host-resolver-rules=MAP * 1.2.3.4", "--no-proxy-server"],
+            &[
+                "--proxy-server=direct://",
+                "--host-resolver-rules=MAP * 1.2.3.4",
+                "--no-proxy-server",
+            ],
             resolve,
         );
         let args = cfg.args(Path::new("/tmp/p"), PROXY.parse().unwrap(), false);
@@ -442,10 +447,22 @@ mod tests {
             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
             "--disable-quic",
         ] {
-            assert_eq!(args.iter().filter(|a| *a == flag).count(), 1, "{flag} in {args:?}");
+            assert_eq!(
+                args.iter().filter(|a| *a == flag).count(),
+                1,
+                "{flag} in {args:?}"
+            );
         }
-        for prefix in ["--proxy-server=", "--host-resolver-rules", "--no-proxy-server"] {
-            assert_eq!(args.iter().filter(|a| a.starts_with(prefix)).count(), usize::from(prefix == "--proxy-server="), "{prefix} in {args:?}");
+        for prefix in [
+            "--proxy-server=",
+            "--host-resolver-rules",
+            "--no-proxy-server",
+        ] {
+            assert_eq!(
+                args.iter().filter(|a| a.starts_with(prefix)).count(),
+                usize::from(prefix == "--proxy-server="),
+                "{prefix} in {args:?}"
+            );
         }
     }
 
@@ -453,7 +470,10 @@ mod tests {
     fn args_merge_disabled_features_and_keep_extras() {
         let cfg = config(&["--disable-features=Foo", "--lang=zh-CN"], vec![]);
         let args = cfg.args(Path::new("/tmp/p"), PROXY.parse().unwrap(), true);
-        let disable: Vec<&String> = args.iter().filter(|a| a.starts_with("--disable-features=")).collect();
+        let disable: Vec<&String> = args
+            .iter()
+            .filter(|a| a.starts_with("--disable-features="))
+            .collect();
         assert_eq!(disable.len(), 1, "{args:?}");
         assert!(disable[0].contains("HttpsUpgrades") && disable[0].ends_with(",Foo"));
         assert!(args.contains(&"--no-sandbox".to_owned()));

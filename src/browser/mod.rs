@@ -20,4 +20,4 @@ mod render;
 pub use device::{BrowserVersion, DeviceProfile};
 pub use error::{BrowserError, RenderError};
 pub use launch::{ChromeConfig, ResolveRule};
-pub use pool::BrowserPool;
+pub use pool::{BrowserPool, RenderOptions, Rendered};

@@ -33,14 +33,14 @@ const LOCAL_SCHEMES: &[&str] = &[
 /// `Network.setBlockedURLs` for [`LOCAL_SCHEMES`] (belt and braces: Blink
 /// already refuses web pages these URLs).
 pub(crate) fn block_local_schemes() -> SetBlockedUrLsParams {
-    let mut params = SetBlockedUrLsParams::default();
-    params.url_patterns = Some(
-        LOCAL_SCHEMES
-            .iter()
-            .map(|scheme| BlockPattern::new(format!("{scheme}:*"), true))
-            .collect(),
-    );
-    params
+    SetBlockedUrLsParams {
+        url_patterns: Some(
+            LOCAL_SCHEMES
+                .iter()
+                .map(|scheme| BlockPattern::new(format!("{scheme}:*"), true))
+                .collect(),
+        ),
+    }
 }
 
 /// Fold what `session` saw into a render's `result`. `failed_url` is the
@@ -91,7 +91,11 @@ pub(crate) fn apply(
 /// each once, in order.
 fn served_from(page: &PageSnapshot, session: &Session) -> Vec<String> {
     let mut addresses: Vec<String> = Vec::new();
-    for url in page.redirects.iter().chain(std::iter::once(&page.final_url)) {
+    for url in page
+        .redirects
+        .iter()
+        .chain(std::iter::once(&page.final_url))
+    {
         let Some((host, port)) = host_port(url) else {
             continue;
         };
@@ -125,8 +129,181 @@ fn local_scheme(url: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::Arc;
+
+    use futures::future::BoxFuture;
     use rstest::rstest;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::guard::{Policy, Proxy, ProxyConfig, ResolveRule, Resolver};
+
+    /// `inside.test` is internal, `gone.test` does not resolve.
+    struct Names;
+
+    impl Resolver for Names {
+        fn lookup<'a>(
+            &'a self,
+            host: &'a str,
+            _: u16,
+        ) -> BoxFuture<'a, std::io::Result<Vec<IpAddr>>> {
+            Box::pin(async move {
+                match host {
+                    "inside.test" => Ok(vec!["10.0.0.1".parse().unwrap()]),
+                    _ => Err(std::io::Error::other("no such host")),
+                }
+            })
+        }
+    }
+
+    /// A one-answer HTTP server; `site.test` is mapped to it.
+    async fn guard_with_site() -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let site: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 2048];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
+            }
+        });
+        let policy = Policy {
+            resolve: vec![ResolveRule {
+                host: "site.test".to_owned(),
+                addr: site,
+            }],
+            allow_private: false,
+        };
+        Proxy::start(ProxyConfig {
+            resolver: Arc::new(Names),
+            ..ProxyConfig::new(policy)
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn ask(session: &Session, request: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(session.addr())
+            .await
+            .unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer
+    }
+
+    fn page_on(final_url: &str, redirects: &[&str]) -> PageSnapshot {
+        PageSnapshot {
+            final_url: final_url.to_owned(),
+            redirects: redirects.iter().map(|r| (*r).to_owned()).collect(),
+            addresses: vec!["127.0.0.1".to_owned()],
+            ..PageSnapshot::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_gets_its_upstream_addresses_and_refusal_count() {
+        let guard = guard_with_site().await;
+        let session = guard.session().await.unwrap();
+        let ok = ask(
+            &session,
+            "GET http://site.test/ HTTP/1.1\r\nHost: site.test\r\n\r\n",
+        )
+        .await;
+        assert!(
+            ok.starts_with("HTTP/1.1 200 OK\r\n") && ok.ends_with("ok"),
+            "{ok}"
+        );
+        let refused = ask(
+            &session,
+            "GET http://inside.test/x.png HTTP/1.1\r\nHost: inside.test\r\n\r\n",
+        )
+        .await;
+        assert!(refused.starts_with("HTTP/1.1 403 "), "{refused}");
+        let page = apply(
+            Ok(page_on("http://site.test/#top", &[])),
+            "http://site.test/",
+            &session,
+            30,
+        )
+        .unwrap();
+        assert_eq!(page.addresses, vec!["127.0.0.1"]);
+        assert_eq!(page.refused_subresources, 1);
+        // A host the guard never connected to has no address to report.
+        let elsewhere = apply(Ok(page_on("http://other.test/", &[])), "", &session, 30).unwrap();
+        assert_eq!(elsewhere.addresses, Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_refused_main_document_is_refused_not_unreachable() {
+        let guard = guard_with_site().await;
+        let session = guard.session().await.unwrap();
+        let answer = ask(&session, "CONNECT inside.test:443 HTTP/1.1\r\n\r\n").await;
+        assert!(
+            answer.contains("X-Beian-Audit-Refused: inside.test 10.0.0.1\r\n"),
+            "{answer}"
+        );
+        let tunnel_failed = Unreachable::Other {
+            detail: "net::ERR_TUNNEL_CONNECTION_FAILED".to_owned(),
+        };
+        let result = apply(
+            Err(tunnel_failed.clone().into()),
+            "https://inside.test/",
+            &session,
+            30,
+        );
+        assert!(
+            matches!(&result, Err(RenderError::Refused { host, address }) if host == "inside.test" && address == "10.0.0.1"),
+            "{result:?}"
+        );
+        // Another host's failure stays what the browser said.
+        let result = apply(
+            Err(tunnel_failed.into()),
+            "https://site.test/",
+            &session,
+            30,
+        );
+        assert!(
+            matches!(result, Err(RenderError::Site(Unreachable::Other { .. }))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upstream_failure_reads_like_the_browsers_own() {
+        let guard = guard_with_site().await;
+        let session = guard.session().await.unwrap();
+        let answer = ask(
+            &session,
+            "GET http://gone.test/ HTTP/1.1\r\nHost: gone.test\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 502 "), "{answer}");
+        let result = apply(
+            Err(Unreachable::HttpStatus { status: 502 }.into()),
+            "http://gone.test/",
+            &session,
+            30,
+        );
+        assert!(
+            matches!(&result, Err(RenderError::Site(Unreachable::Dns { detail })) if detail == "net::ERR_NAME_NOT_RESOLVED"),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_that_ends_on_a_local_url_is_not_judged() {
+        let guard = guard_with_site().await;
+        let session = guard.session().await.unwrap();
+        let result = apply(Ok(page_on("file:///etc/passwd", &[])), "", &session, 30);
+        assert!(
+            matches!(result, Err(RenderError::Site(Unreachable::Other { .. }))),
+            "{result:?}"
+        );
+    }
 
     #[rstest]
     #[case::http("http://a.test/x", Some(("a.test", 80)))]
@@ -135,7 +312,10 @@ mod tests {
     #[case::ipv4("https://127.0.0.1/", Some(("127.0.0.1", 443)))]
     #[case::file("file:///etc/passwd", None)]
     #[case::about("about:blank", None)]
-    fn urls_name_the_connection_they_need(#[case] url: &str, #[case] expected: Option<(&str, u16)>) {
+    fn urls_name_the_connection_they_need(
+        #[case] url: &str,
+        #[case] expected: Option<(&str, u16)>,
+    ) {
         assert_eq!(host_port(url), expected.map(|(h, p)| (h.to_owned(), p)));
     }
 

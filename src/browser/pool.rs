@@ -11,8 +11,8 @@ use chromiumoxide::cdp::browser_protocol::browser::{
     BrowserContextId, CloseParams, SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
 use chromiumoxide::cdp::browser_protocol::target::{
-    CloseTargetParams, CreateBrowserContextParams, CreateTargetParams,
-    DisposeBrowserContextParams, EventTargetCreated,
+    CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
+    EventTargetCreated,
 };
 use chromiumoxide::handler::HandlerConfig;
 use chromiumoxide::Browser;
@@ -38,6 +38,23 @@ const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(3);
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// A renderer crash is retried once when at least this much budget is left.
 const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
+
+/// What a render captures besides the page facts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    /// Also take a PNG of the bottom of the page (`--evidence`): one more
+    /// CDP round trip and an encode, so only when asked for.
+    pub screenshot_bottom: bool,
+}
+
+/// A render's page facts, and what [`RenderOptions`] asked for.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The page facts, as [`BrowserPool::render`] returns them.
+    pub snapshot: PageSnapshot,
+    /// The PNG of the page's bottom, when asked for and it could be taken.
+    pub screenshot: Option<Vec<u8>>,
+}
 
 /// A pool of Chromium processes. `Send + Sync`: render from many tasks
 /// through `&self`.
@@ -102,7 +119,11 @@ impl Instance {
 
     /// Close the browser, kill what remains of it, remove its profile.
     async fn shutdown(&self) {
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.browser.execute(CloseParams::default())).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.browser.execute(CloseParams::default()),
+        )
+        .await;
         if let Some(process) = self.process.lock().await.take() {
             process.wait_or_kill(EXIT_GRACE).await;
         }
@@ -133,7 +154,9 @@ struct Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.pool.slots[self.slot].in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.pool.slots[self.slot]
+            .in_flight
+            .fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -142,17 +165,21 @@ impl BrowserPool {
     ///
     /// Their network guard applies `config.resolve` and refuses internal
     /// addresses; [`BrowserPool::launch_behind`] takes a guard of your own.
-    pub async fn launch(config: ChromeConfig, browsers: usize) -> Result<BrowserPool, BrowserError> {
+    pub async fn launch(
+        config: ChromeConfig,
+        browsers: usize,
+    ) -> Result<BrowserPool, BrowserError> {
         let policy = Policy {
             resolve: config.resolve.clone(),
             allow_private: false,
         };
-        let guard = Proxy::start(ProxyConfig::new(policy))
-            .await
-            .map_err(|e| BrowserError::Launch {
-                path: config.executable.display().to_string(),
-                reason: format!("cannot start the network guard: {e}"),
-            })?;
+        let guard =
+            Proxy::start(ProxyConfig::new(policy))
+                .await
+                .map_err(|e| BrowserError::Launch {
+                    path: config.executable.display().to_string(),
+                    reason: format!("cannot start the network guard: {e}"),
+                })?;
         Self::launch_behind(config, browsers, guard).await
     }
 
@@ -178,7 +205,8 @@ impl BrowserPool {
             relaunches: Mutex::new(Vec::new()),
             generations: AtomicU64::new(0),
         });
-        let started = futures::future::join_all((0..count).map(|slot| launch_instance(&inner, slot))).await;
+        let started =
+            futures::future::join_all((0..count).map(|slot| launch_instance(&inner, slot))).await;
         let mut failure = None;
         for (slot, result) in started.into_iter().enumerate() {
             match result {
@@ -207,6 +235,19 @@ impl BrowserPool {
         url: &str,
         budget: Duration,
     ) -> Result<PageSnapshot, RenderError> {
+        let rendered = self.render_with(target, url, budget, RenderOptions::default()).await?;
+        Ok(rendered.snapshot)
+    }
+
+    /// [`BrowserPool::render`], plus what `options` ask to capture while the
+    /// page is still open (a screenshot for `--evidence`).
+    pub async fn render_with(
+        &self,
+        target: &Target,
+        url: &str,
+        budget: Duration,
+        options: RenderOptions,
+    ) -> Result<Rendered, RenderError> {
         let started = Instant::now();
         let end = started + budget;
         let lease = self.lease(end).await?;
@@ -219,10 +260,12 @@ impl BrowserPool {
         };
         let mut retried = false;
         loop {
-            let result = render_once(&lease.pool.guard, &lease.instance, &job).await;
+            let result = render_once(&lease.pool.guard, &lease.instance, &job, options).await;
             let left = end.saturating_duration_since(Instant::now());
             match result {
-                Err(RenderError::Site(Unreachable::RendererCrashed)) if !retried && left >= MIN_RETRY_BUDGET => {
+                Err(RenderError::Site(Unreachable::RendererCrashed))
+                    if !retried && left >= MIN_RETRY_BUDGET =>
+                {
                     tracing::debug!(url, "renderer crashed; retrying once");
                     retried = true;
                     job.started = Instant::now();
@@ -258,7 +301,10 @@ impl BrowserPool {
             .slots
             .iter()
             .filter_map(|slot| {
-                match std::mem::replace(&mut *lock(&slot.state), SlotState::Down("closed".to_owned())) {
+                match std::mem::replace(
+                    &mut *lock(&slot.state),
+                    SlotState::Down("closed".to_owned()),
+                ) {
                     SlotState::Live(instance) => Some(instance),
                     _ => None,
                 }
@@ -334,20 +380,25 @@ async fn render_once(
     guard: &Proxy,
     instance: &Arc<Instance>,
     job: &RenderJob<'_>,
-) -> Result<PageSnapshot, RenderError> {
+    options: RenderOptions,
+) -> Result<Rendered, RenderError> {
     let browser = &instance.browser;
     let setup_end = (Instant::now() + BROWSER_COMMAND_TIMEOUT).min(job.started + job.budget);
     let session = guard
         .session()
         .await
         .map_err(|e| BrowserError::protocol("network guard session", e))?;
-    let mut create = CreateBrowserContextParams::default();
-    create.dispose_on_detach = Some(true);
-    create.proxy_server = Some(session.server());
-    create.proxy_bypass_list = Some("<-loopback>".to_owned());
+    let create = CreateBrowserContextParams {
+        dispose_on_detach: Some(true),
+        proxy_server: Some(session.server()),
+        proxy_bypass_list: Some("<-loopback>".to_owned()),
+        ..CreateBrowserContextParams::default()
+    };
     let context = match timed(browser.execute(create), setup_end).await {
         Some(Ok(reply)) => reply.result.browser_context_id,
-        Some(Err(e)) => return Err(crawler_error(instance, "Target.createBrowserContext", e).into()),
+        Some(Err(e)) => {
+            return Err(crawler_error(instance, "Target.createBrowserContext", e).into())
+        }
         None => return Err(hung(instance, "Target.createBrowserContext").await.into()),
     };
     tracing::trace!(elapsed = ?job.started.elapsed(), "context created");
@@ -356,7 +407,9 @@ async fn render_once(
         deny.browser_context_id = Some(context.clone());
         match timed(browser.execute(deny), setup_end).await {
             Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(crawler_error(instance, "Browser.setDownloadBehavior", e).into()),
+            Some(Err(e)) => {
+                return Err(crawler_error(instance, "Browser.setDownloadBehavior", e).into())
+            }
             None => return Err(hung(instance, "Browser.setDownloadBehavior").await.into()),
         }
         let mut params = CreateTargetParams::new("about:blank");
@@ -372,6 +425,10 @@ async fn render_once(
             () = instance.died() => Err(crashed(instance).into()),
         };
         tracing::trace!(elapsed = ?job.started.elapsed(), "rendered");
+        let screenshot = match &result {
+            Ok(_) if options.screenshot_bottom => render::screenshot_bottom(&page, job.profile).await,
+            _ => None,
+        };
         // Closing the target rather than Page.close: the latter runs
         // beforeunload handlers and can hang.
         let _ = timed(
@@ -379,7 +436,7 @@ async fn render_once(
             Instant::now() + TEARDOWN_TIMEOUT,
         )
         .await;
-        result
+        result.map(|snapshot| Rendered { snapshot, screenshot })
     }
     .await;
     dispose(instance, context).await;
@@ -397,13 +454,17 @@ async fn dispose(instance: &Instance, context: BrowserContextId) {
         return;
     }
     let disposed = timed(
-        instance.browser.execute(DisposeBrowserContextParams::new(context)),
+        instance
+            .browser
+            .execute(DisposeBrowserContextParams::new(context)),
         Instant::now() + TEARDOWN_TIMEOUT,
     )
     .await;
     match disposed {
         Some(Ok(_)) => {}
-        Some(Err(e)) => tracing::debug!(pid = instance.pid, error = %e, "disposing a browser context failed"),
+        Some(Err(e)) => {
+            tracing::debug!(pid = instance.pid, error = %e, "disposing a browser context failed")
+        }
         None => tracing::debug!(pid = instance.pid, "disposing a browser context timed out"),
     }
 }
@@ -414,7 +475,11 @@ fn crashed(instance: &Instance) -> BrowserError {
     }
 }
 
-fn crawler_error(instance: &Instance, step: &str, err: chromiumoxide::error::CdpError) -> BrowserError {
+fn crawler_error(
+    instance: &Instance,
+    step: &str,
+    err: chromiumoxide::error::CdpError,
+) -> BrowserError {
     if instance.is_alive() {
         BrowserError::protocol(step, err)
     } else {
@@ -432,7 +497,9 @@ async fn hung(instance: &Instance, step: &str) -> BrowserError {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a slot lock leaves plain data behind; keep going.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn set_state(inner: &PoolInner, slot: usize, state: SlotState) {
@@ -441,7 +508,10 @@ fn set_state(inner: &PoolInner, slot: usize, state: SlotState) {
 }
 
 /// Start, connect and describe one browser for `slot`.
-async fn launch_instance(inner: &Arc<PoolInner>, slot: usize) -> Result<Arc<Instance>, BrowserError> {
+async fn launch_instance(
+    inner: &Arc<PoolInner>,
+    slot: usize,
+) -> Result<Arc<Instance>, BrowserError> {
     let config = &inner.config;
     let launch_err = |reason: String| BrowserError::Launch {
         path: config.executable.display().to_string(),
@@ -449,23 +519,28 @@ async fn launch_instance(inner: &Arc<PoolInner>, slot: usize) -> Result<Arc<Inst
     };
     let process = ChromeProcess::spawn(config, inner.guard.addr(), LAUNCH_TIMEOUT).await?;
     let pid = process.pid;
-    let mut handler_config = HandlerConfig::default();
-    // chromiumoxide ignores certificate errors by default; a bad
-    // certificate is the site's fault and must surface as net::ERR_CERT_*.
-    handler_config.ignore_https_errors = false;
-    handler_config.viewport = None;
-    let connect = Browser::connect_with_config(process.ws_url.clone(), handler_config);
-    let (browser, mut handler) = match timed(connect, Instant::now() + BROWSER_COMMAND_TIMEOUT).await {
-        Some(Ok(pair)) => pair,
-        Some(Err(e)) => {
-            process.kill().await;
-            return Err(launch_err(format!("cannot connect to DevTools: {e}")));
-        }
-        None => {
-            process.kill().await;
-            return Err(launch_err("DevTools connection timed out".to_owned()));
-        }
+    let handler_config = HandlerConfig {
+        // chromiumoxide ignores certificate errors by default; a bad
+        // certificate is the site's fault and must surface as net::ERR_CERT_*.
+        ignore_https_errors: false,
+        // With a viewport chromiumoxide emulates one and turns touch on for
+        // every page; device.rs does emulation, per page.
+        viewport: None,
+        ..HandlerConfig::default()
     };
+    let connect = Browser::connect_with_config(process.ws_url.clone(), handler_config);
+    let (browser, mut handler) =
+        match timed(connect, Instant::now() + BROWSER_COMMAND_TIMEOUT).await {
+            Some(Ok(pair)) => pair,
+            Some(Err(e)) => {
+                process.kill().await;
+                return Err(launch_err(format!("cannot connect to DevTools: {e}")));
+            }
+            None => {
+                process.kill().await;
+                return Err(launch_err("DevTools connection timed out".to_owned()));
+            }
+        };
 
     let generation = inner.generations.fetch_add(1, Ordering::AcqRel);
     let (alive_tx, alive) = watch::channel(true);
@@ -495,7 +570,11 @@ async fn launch_instance(inner: &Arc<PoolInner>, slot: usize) -> Result<Arc<Inst
             return Err(launch_err(format!("Browser.getVersion failed: {other:?}")));
         }
     };
-    let popups = timed(browser.event_listener::<EventTargetCreated>(), Instant::now() + BROWSER_COMMAND_TIMEOUT).await;
+    let popups = timed(
+        browser.event_listener::<EventTargetCreated>(),
+        Instant::now() + BROWSER_COMMAND_TIMEOUT,
+    )
+    .await;
     let instance = Arc::new(Instance {
         browser,
         pid,
@@ -514,9 +593,13 @@ async fn launch_instance(inner: &Arc<PoolInner>, slot: usize) -> Result<Arc<Inst
                 if info.r#type != "page" || info.opener_id.is_none() {
                     continue;
                 }
-                let Some(instance) = weak.upgrade() else { break };
+                let Some(instance) = weak.upgrade() else {
+                    break;
+                };
                 tracing::debug!(url = %info.url, "closing a popup");
-                let close = instance.browser.execute(CloseTargetParams::new(info.target_id.clone()));
+                let close = instance
+                    .browser
+                    .execute(CloseTargetParams::new(info.target_id.clone()));
                 let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
             }
         });

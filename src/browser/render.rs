@@ -54,14 +54,14 @@ const NETWORK_QUIET: Duration = Duration::from_millis(300);
 const DOM_QUIET: Duration = Duration::from_millis(200);
 /// Once network and timers are quiet, a DOM that keeps changing (an animated
 /// clock) is waited for no longer than this.
-const DOM_QUIET_MAX_WAIT: Duration = Duration::from_millis(1000);
+const DOM_QUIET_MAX_WAIT: Duration = Duration::from_secs(1);
 /// A request in flight longer than this is a long poll or a stream; it no
 /// longer holds the settle wait.
 const LONG_REQUEST: Duration = Duration::from_secs(3);
 /// How often settling looks at the page.
 const POLL: Duration = Duration::from_millis(50);
 /// The longest one settle probe may take before the page counts as busy.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// After an error page commits, how long to wait for the failure's name.
 const ERROR_DETAIL_WAIT: Duration = Duration::from_millis(500);
 
@@ -113,13 +113,25 @@ pub(crate) async fn render(
     // Listeners first: events of a navigation started before them are lost.
     let events = subscribe(page, prep_end).await?;
     let emulation = |e: CommandError| e.crawler("emulation");
-    command(page, job.profile.metrics(), prep_end).await.map_err(emulation)?;
-    command(page, job.profile.touch(), prep_end).await.map_err(emulation)?;
-    command(page, job.profile.user_agent_override(), prep_end).await.map_err(emulation)?;
-    command(page, inspector::EnableParams::default(), prep_end).await.map_err(emulation)?;
-    command(page, AddScriptToEvaluateOnNewDocumentParams::new(SETTLE_JS), prep_end)
+    command(page, job.profile.metrics(), prep_end)
         .await
-        .map_err(|e| e.crawler("settle script"))?;
+        .map_err(emulation)?;
+    command(page, job.profile.touch(), prep_end)
+        .await
+        .map_err(emulation)?;
+    command(page, job.profile.user_agent_override(), prep_end)
+        .await
+        .map_err(emulation)?;
+    command(page, inspector::EnableParams::default(), prep_end)
+        .await
+        .map_err(emulation)?;
+    command(
+        page,
+        AddScriptToEvaluateOnNewDocumentParams::new(SETTLE_JS),
+        prep_end,
+    )
+    .await
+    .map_err(|e| e.crawler("settle script"))?;
     command(page, network::block_local_schemes(), prep_end)
         .await
         .map_err(|e| e.crawler("Network.setBlockedURLs"))?;
@@ -137,7 +149,9 @@ pub(crate) async fn render(
         let end = job.end();
         tokio::spawn(async move {
             if let Some(Ok(reply)) = timed(page.execute(NavigateParams::new(url)), end).await {
-                tx.send_modify(|t| t.on_navigate_reply(reply.error_text.clone(), reply.is_download));
+                tx.send_modify(|t| {
+                    t.on_navigate_reply(reply.error_text.clone(), reply.is_download)
+                });
             }
         })
     };
@@ -146,7 +160,12 @@ pub(crate) async fn render(
     pump.abort();
     navigate.abort();
     let failed_url = rx.borrow().docs.last().map(|d| d.url.clone());
-    network::apply(result, failed_url.as_deref().unwrap_or(job.url), guard, job.budget_secs())
+    network::apply(
+        result,
+        failed_url.as_deref().unwrap_or(job.url),
+        guard,
+        job.budget_secs(),
+    )
 }
 
 /// Navigation outcome, settle, extraction, verdict.
@@ -180,7 +199,10 @@ async fn drive(
             None => settle_end,
         };
         if Instant::now() >= settle_end {
-            return Err(Unreachable::Timeout { seconds: budget_secs }.into());
+            return Err(Unreachable::Timeout {
+                seconds: budget_secs,
+            }
+            .into());
         }
         let _ = tokio::time::timeout_at(wake, rx.changed()).await;
     }
@@ -368,7 +390,10 @@ async fn extract(
         Err(EvalError::Timeout) => return Err(ExtractError::Hung),
         Err(EvalError::Cdp(e)) if e.contains("context") => return Err(ExtractError::Retry(e)),
         Err(EvalError::Cdp(e) | EvalError::Exception(e)) => {
-            return Err(ExtractError::Failed(BrowserError::protocol("extract.js", e)))
+            return Err(ExtractError::Failed(BrowserError::protocol(
+                "extract.js",
+                e,
+            )))
         }
     };
     serde_json::from_value(value)
@@ -391,8 +416,12 @@ enum PageEvent {
     Crashed,
 }
 
-async fn subscribe(page: &Page, end: Instant) -> Result<BoxStream<'static, PageEvent>, RenderError> {
-    let failed = |e: &dyn std::fmt::Display| RenderError::from(BrowserError::protocol("event listener", e));
+async fn subscribe(
+    page: &Page,
+    end: Instant,
+) -> Result<BoxStream<'static, PageEvent>, RenderError> {
+    let failed =
+        |e: &dyn std::fmt::Display| RenderError::from(BrowserError::protocol("event listener", e));
     macro_rules! listen {
         ($event:ty, $map:expr) => {
             match timed(page.event_listener::<$event>(), end).await {
@@ -417,7 +446,11 @@ async fn subscribe(page: &Page, end: Instant) -> Result<BoxStream<'static, PageE
 
 /// Feed events into the tracker; answer dialogs so alert/confirm/
 /// beforeunload never stall the page.
-async fn pump(page: Page, mut events: BoxStream<'static, PageEvent>, tx: Arc<watch::Sender<Tracker>>) {
+async fn pump(
+    page: Page,
+    mut events: BoxStream<'static, PageEvent>,
+    tx: Arc<watch::Sender<Tracker>>,
+) {
     while let Some(first) = events.next().await {
         // Each event type has its own channel, so their order is lost;
         // applying everything already queued as one batch keeps a response
@@ -544,7 +577,8 @@ impl Tracker {
             PageEvent::Navigated(ev) => {
                 let frame = &ev.frame;
                 if frame.parent_id.is_none() && frame.id.as_ref() == self.main_frame {
-                    let error_page = frame.unreachable_url.is_some() || frame.url.starts_with("chrome-error://");
+                    let error_page =
+                        frame.unreachable_url.is_some() || frame.url.starts_with("chrome-error://");
                     tracing::debug!(url = %frame.url, error_page, "main frame committed");
                     self.committed = Some(Commit {
                         loader: frame.loader_id.as_ref().to_owned(),
@@ -580,7 +614,9 @@ impl Tracker {
                     | ResourceType::Fetch
             )
         ) {
-            self.in_flight.entry(ev.request_id.as_ref().to_owned()).or_insert(now);
+            self.in_flight
+                .entry(ev.request_id.as_ref().to_owned())
+                .or_insert(now);
         }
         if kind != Some(&ResourceType::Document) {
             return;
@@ -757,7 +793,8 @@ fn record_response(doc: &mut DocRequest, response: &Response) {
                 .and_then(|(_, v)| v.as_str().map(str::to_ascii_lowercase))
         })
     };
-    let attachment = header("content-disposition").is_some_and(|v| v.trim_start().starts_with("attachment"));
+    let attachment =
+        header("content-disposition").is_some_and(|v| v.trim_start().starts_with("attachment"));
     let mime = response.mime_type.to_ascii_lowercase();
     let displayable = mime.is_empty()
         || mime.starts_with("text/")
@@ -767,6 +804,63 @@ fn record_response(doc: &mut DocRequest, response: &Response) {
         || mime.contains("json")
         || mime == "application/pdf";
     doc.download = attachment || !displayable;
+}
+
+// ---------------------------------------------------------------------------
+// Evidence
+
+/// Longest a `--evidence` screenshot may take (on top of the target's budget:
+/// it is taken after extraction, only when asked for).
+const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A PNG of the bottom of the rendered page — the last viewport-height of
+/// the document, where the filing number must be — at one image pixel per
+/// CSS pixel. `None` (logged) when it cannot be taken: evidence never turns
+/// a render into a failure. Runs no script in the page.
+pub(crate) async fn screenshot_bottom(page: &Page, profile: &DeviceProfile) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use chromiumoxide::cdp::browser_protocol::page::{
+        CaptureScreenshotFormat, CaptureScreenshotParams, GetLayoutMetricsParams, Viewport,
+    };
+    let end = Instant::now() + SCREENSHOT_TIMEOUT;
+    let metrics = match command(page, GetLayoutMetricsParams::default(), end).await {
+        Ok(metrics) => metrics,
+        Err(e) => {
+            tracing::debug!(error = ?e, "layout metrics for the screenshot failed");
+            return None;
+        }
+    };
+    let content = &metrics.css_content_size;
+    let viewport = &metrics.css_layout_viewport;
+    #[expect(clippy::cast_precision_loss, reason = "CSS pixel sizes")]
+    let (view_width, view_height) = (viewport.client_width as f64, viewport.client_height as f64);
+    let width = view_width.max(1.0);
+    let height = view_height.min(content.height).max(1.0);
+    let params = CaptureScreenshotParams {
+        format: Some(CaptureScreenshotFormat::Png),
+        clip: Some(Viewport {
+            x: 0.0,
+            y: (content.height - height).max(0.0),
+            width,
+            height,
+            scale: 1.0 / profile.device_scale_factor.max(1.0),
+        }),
+        capture_beyond_viewport: Some(true),
+        from_surface: Some(true),
+        ..CaptureScreenshotParams::default()
+    };
+    let shot = match command(page, params, end).await {
+        Ok(shot) => shot,
+        Err(e) => {
+            tracing::debug!(error = ?e, "screenshot failed");
+            return None;
+        }
+    };
+    let data: &str = shot.data.as_ref();
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .inspect_err(|e| tracing::debug!(error = %e, "screenshot is not base64"))
+        .ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -883,7 +977,9 @@ mod tests {
     #[test]
     fn client_redirects_and_hops_make_the_redirect_chain() {
         let mut t = tracker_with_doc(Some(200), None);
-        t.docs[0].hops.push(("http://a.test/old".to_owned(), Some("10.0.0.1".to_owned())));
+        t.docs[0]
+            .hops
+            .push(("http://a.test/old".to_owned(), Some("10.0.0.1".to_owned())));
         t.docs[0].address = Some("10.0.0.2".to_owned());
         t.docs.push(DocRequest {
             id: "L2".to_owned(),

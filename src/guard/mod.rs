@@ -143,7 +143,10 @@ pub async fn admit(
             return Err(Denial::Refused { address });
         }
     }
-    Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
+    Ok(ips
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
 }
 
 /// A host as the guard compares it: lower case, without a trailing dot or
@@ -340,7 +343,11 @@ mod tests {
         };
         let got = admit(&policy, &Fixed(ips(answer)), "x.test", 80).await;
         let expected = expected
-            .map(|v| v.iter().map(|a| a.parse().unwrap()).collect::<Vec<SocketAddr>>())
+            .map(|v| {
+                v.iter()
+                    .map(|a| a.parse().unwrap())
+                    .collect::<Vec<SocketAddr>>()
+            })
             .map_err(|a| Denial::Refused {
                 address: a.parse().unwrap(),
             });
@@ -360,7 +367,10 @@ mod tests {
         );
         for host in ["127.0.0.1", "b.test", "www.a.test"] {
             assert!(
-                matches!(admit(&policy, &resolver, host, 8080).await, Err(Denial::Refused { .. })),
+                matches!(
+                    admit(&policy, &resolver, host, 8080).await,
+                    Err(Denial::Refused { .. })
+                ),
                 "{host}"
             );
         }

@@ -217,7 +217,10 @@ impl Session {
     pub fn failure(&self, host: &str, port: u16) -> Option<&'static str> {
         let host = normalise(host);
         let log = lock(&self.log);
-        let last = log.iter().rev().find(|e| e.host == host && e.port == port)?;
+        let last = log
+            .iter()
+            .rev()
+            .find(|e| e.host == host && e.port == port)?;
         match last.outcome {
             Outcome::Failed { error, .. } => Some(error),
             _ => None,
@@ -257,7 +260,10 @@ impl Drop for Session {
 /// Bind 127.0.0.1:0 and serve each connection on its own task. The
 /// connections live in the accept task's `JoinSet`, so aborting that task
 /// ends them all.
-async fn listen(config: Arc<ProxyConfig>, log: Option<Log>) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+async fn listen(
+    config: Arc<ProxyConfig>,
+    log: Option<Log>,
+) -> io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
     let accept = tokio::spawn(async move {
@@ -285,15 +291,18 @@ async fn listen(config: Arc<ProxyConfig>, log: Option<Log>) -> io::Result<(Socke
 async fn serve(config: Arc<ProxyConfig>, log: Option<Log>, mut client: TcpStream) {
     let _ = client.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
-    let head_len = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut client, &mut buf)).await {
-        Ok(Ok(Some(len))) => len,
-        // Idle, closed, broken, or a head too long to be a request.
-        _ => return,
+    // Idle, closed, broken, or a head too long to be a request: drop it.
+    let Ok(Ok(Some(head_len))) =
+        tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut client, &mut buf)).await
+    else {
+        return;
     };
     let request = match Request::parse(&buf[..head_len]) {
         Ok(request) => request,
         Err(why) => {
-            let _ = client.write_all(&answer(400, "Bad Request", None, why)).await;
+            let _ = client
+                .write_all(&answer(400, "Bad Request", None, why))
+                .await;
             return;
         }
     };
@@ -333,7 +342,11 @@ async fn serve(config: Arc<ProxyConfig>, log: Option<Log>, mut client: TcpStream
 }
 
 /// Decide, then connect to the first admitted address that answers.
-async fn open(config: &ProxyConfig, host: &str, port: u16) -> (Outcome, Option<(TcpStream, SocketAddr)>) {
+async fn open(
+    config: &ProxyConfig,
+    host: &str,
+    port: u16,
+) -> (Outcome, Option<(TcpStream, SocketAddr)>) {
     let addrs = match admit(&config.policy, config.resolver.as_ref(), host, port).await {
         Ok(addrs) => addrs,
         Err(Denial::Refused { address }) => return (Outcome::Refused { address }, None),
@@ -362,9 +375,13 @@ async fn open(config: &ProxyConfig, host: &str, port: u16) -> (Outcome, Option<(
 fn connect_error(e: &io::Error) -> &'static str {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => net_error::CONNECTION_REFUSED,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => net_error::CONNECTION_RESET,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            net_error::CONNECTION_RESET
+        }
         io::ErrorKind::TimedOut => net_error::CONNECTION_TIMED_OUT,
-        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => net_error::ADDRESS_UNREACHABLE,
+        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
+            net_error::ADDRESS_UNREACHABLE
+        }
         _ => net_error::CONNECTION_FAILED,
     }
 }
@@ -384,7 +401,12 @@ fn denied(host: &str, outcome: &Outcome) -> Vec<u8> {
             } else {
                 (502, "Bad Gateway")
             };
-            answer(status, reason, Some((ERROR_HEADER, error)), &format!("beian-audit cannot reach {host}: {error}"))
+            answer(
+                status,
+                reason,
+                Some((ERROR_HEADER, error)),
+                &format!("beian-audit cannot reach {host}: {error}"),
+            )
         }
         Outcome::Connected { .. } => answer(502, "Bad Gateway", None, "no upstream connection"),
     }
@@ -392,15 +414,15 @@ fn denied(host: &str, outcome: &Outcome) -> Vec<u8> {
 
 /// A short plain-text answer that closes the connection.
 fn answer(status: u16, reason: &str, header: Option<(&str, &str)>, body: &str) -> Vec<u8> {
-    let mut head = format!("HTTP/1.1 {status} {reason}\r\n");
-    if let Some((name, value)) = header {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}\n",
+    let extra = header
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "HTTP/1.1 {status} {reason}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}\n",
         body.len() + 1
-    ));
-    head.into_bytes()
+    )
+    .into_bytes()
 }
 
 /// `CONNECT`: say yes, then pass bytes both ways until both sides are done.
@@ -486,13 +508,18 @@ fn rewrite_answer_head(head: &[u8], address: SocketAddr) -> Option<(Vec<u8>, boo
         return Some((head.to_vec(), true));
     }
     let status_line_end = head.iter().position(|&b| b == b'\n')?;
-    let status_line = head[..status_line_end].strip_suffix(b"\r").unwrap_or(&head[..status_line_end]);
+    let status_line = head[..status_line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&head[..status_line_end]);
     let mut out = Vec::with_capacity(head.len() + 96);
     out.extend_from_slice(status_line);
     out.extend_from_slice(b"\r\n");
     for h in response.headers.iter() {
         let name = h.name.to_ascii_lowercase();
-        let hop_by_hop = matches!(name.as_str(), "connection" | "keep-alive" | "proxy-connection");
+        let hop_by_hop = matches!(
+            name.as_str(),
+            "connection" | "keep-alive" | "proxy-connection"
+        );
         if (hop_by_hop && code != 101) || name.starts_with("x-beian-audit-") {
             continue;
         }
@@ -516,7 +543,10 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 /// Read into `buf` until it holds a whole head (up to its blank line);
 /// `Some(head length)`, or `None` when the stream ended first or the head
 /// would pass [`MAX_HEAD`]. Bytes after the head stay in `buf`.
-async fn read_head<R: AsyncRead + Unpin>(stream: &mut R, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+async fn read_head<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<usize>> {
     let mut scanned = 0;
     loop {
         if let Some(end) = head_end(buf, scanned) {
@@ -576,7 +606,8 @@ impl Request {
             Ok(httparse::Status::Complete(_)) => {}
             _ => return Err("malformed request head"),
         }
-        let (Some(method), Some(target), Some(version)) = (request.method, request.path, request.version)
+        let (Some(method), Some(target), Some(version)) =
+            (request.method, request.path, request.version)
         else {
             return Err("malformed request line");
         };
@@ -632,7 +663,8 @@ impl Request {
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// `host[:port]`, `[v6][:port]`, with any `user@` dropped; the port falls
@@ -674,7 +706,10 @@ mod tests {
             Proxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\n\
             Connection: keep-alive\r\nKeep-Alive: 5\r\nAccept: */*\r\n\r\n";
         let request = Request::parse(head).unwrap();
-        assert_eq!((request.host.as_str(), request.port, request.tunnel), ("a.test", 8080, false));
+        assert_eq!(
+            (request.host.as_str(), request.port, request.tunnel),
+            ("a.test", 8080, false)
+        );
         assert_eq!(
             text(&request.origin_head),
             "GET /p/q?x=1 HTTP/1.1\r\nHost: a.test:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n"
@@ -692,12 +727,19 @@ mod tests {
     }
 
     #[rstest]
-    #[case::name("CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n", "a.test", 443)]
+    #[case::name(
+        "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n",
+        "a.test",
+        443
+    )]
     #[case::ipv6("CONNECT [::1]:8443 HTTP/1.1\r\n\r\n", "::1", 8443)]
     #[case::ipv4("CONNECT 127.0.0.1:80 HTTP/1.1\r\n\r\n", "127.0.0.1", 80)]
     fn connect_names_host_and_port(#[case] head: &str, #[case] host: &str, #[case] port: u16) {
         let request = Request::parse(head.as_bytes()).unwrap();
-        assert_eq!((request.host.as_str(), request.port, request.tunnel), (host, port, true));
+        assert_eq!(
+            (request.host.as_str(), request.port, request.tunnel),
+            (host, port, true)
+        );
     }
 
     #[rstest]
@@ -769,8 +811,14 @@ mod tests {
                 address: "10.0.0.1".parse().unwrap(),
             },
         ));
-        assert!(refused.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{refused}");
-        assert!(refused.contains("\r\nX-Beian-Audit-Refused: a.test 10.0.0.1\r\n"), "{refused}");
+        assert!(
+            refused.starts_with("HTTP/1.1 403 Forbidden\r\n"),
+            "{refused}"
+        );
+        assert!(
+            refused.contains("\r\nX-Beian-Audit-Refused: a.test 10.0.0.1\r\n"),
+            "{refused}"
+        );
         let timed_out = text(&denied(
             "a.test",
             &Outcome::Failed {

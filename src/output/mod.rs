@@ -10,8 +10,10 @@
 //! `severity`, `target`, `message`, `message_zh`, `evidence`), `targets`
 //! (one [`TargetReport`] per host × device) and `elapsed_ms`.
 
+pub mod evidence;
 pub mod report;
 pub mod resume;
+pub mod summary;
 pub mod writer;
 
 pub use report::{LinkReport, RecordReport, TargetReport};

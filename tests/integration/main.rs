@@ -6,6 +6,8 @@ mod browser;
 mod cli;
 mod common;
 mod docs;
+mod guard;
 mod report;
 mod resilience;
 mod sites;
+mod summary;

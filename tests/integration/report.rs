@@ -64,8 +64,9 @@ fn record(line: u64, domain: &str, findings: Vec<Finding>, targets: Vec<TargetRe
     }
 }
 
-fn on(host: &str, device: Device) -> Option<String> {
-    Some(format!("http://{host}/#{device}"))
+/// The finding-target label of `host` on `device`.
+fn on(host: &str, device: Device) -> String {
+    format!("http://{host}/#{device}")
 }
 
 /// Five records: hostile strings, a pass, a crawler error, a screenshot that
@@ -75,7 +76,7 @@ fn reports(shot: &Path) -> Vec<RecordReport> {
     let wrong_link = |device| {
         Finding::new(
             FindingCode::IcpLinkWrongUrl,
-            on(hostile, device),
+            Some(on(hostile, device)),
             Evidence {
                 text: Some("京ICP备12345678号-1".to_owned()),
                 href: Some(Some("javascript:alert(1)".to_owned())),
@@ -89,7 +90,7 @@ fn reports(shot: &Path) -> Vec<RecordReport> {
     let mismatch = |device| {
         Finding::new(
             FindingCode::TitleMismatch,
-            on(hostile, device),
+            Some(on(hostile, device)),
             Evidence {
                 text: Some(HOSTILE_TITLE.to_owned()),
                 expected: Some("清风文化".to_owned()),
@@ -113,7 +114,7 @@ fn reports(shot: &Path) -> Vec<RecordReport> {
             "broken.test",
             vec![Finding::new(
                 FindingCode::CrawlerError,
-                on("broken.test", Device::Mobile),
+                Some(on("broken.test", Device::Mobile)),
                 Evidence {
                     reason: Some("Chromium went away".to_owned()),
                     ..Evidence::default()
@@ -127,7 +128,7 @@ fn reports(shot: &Path) -> Vec<RecordReport> {
             vec![
                 Finding::new(
                     FindingCode::IcpNumberMissing,
-                    on("markup.test", Device::Desktop),
+                    Some(on("markup.test", Device::Desktop)),
                     Evidence {
                         screenshot: Some("/nonexistent/5-markup.test-desktop.png".to_owned()),
                         ..Evidence::default()
@@ -150,7 +151,7 @@ fn reports(shot: &Path) -> Vec<RecordReport> {
             "warn.test",
             vec![Finding::new(
                 FindingCode::RedirectedOffsite,
-                on("warn.test", Device::Desktop),
+                Some(on("warn.test", Device::Desktop)),
                 Evidence {
                     domain: Some("elsewhere.test".to_owned()),
                     final_url: Some("https://elsewhere.test/landing".to_owned()),
@@ -176,7 +177,8 @@ struct Shown {
     web_links: u64,
     scripts: u64,
     rows: u64,
-    shown: u64,
+    #[serde(rename = "shown")]
+    visible_rows: u64,
     image_width: u64,
     styled: bool,
     skipped: u64,
@@ -320,7 +322,7 @@ async fn report_page_escapes_site_strings_counts_the_input_and_filters() {
     assert_eq!(shown.image_width, 1, "the screenshot is inlined as a data: PNG");
     assert_eq!(shown.records, input.len() as u64);
     assert_eq!(shown.rows, input.len() as u64);
-    assert_eq!(shown.shown, input.len() as u64, "every row shown at first");
+    assert_eq!(shown.visible_rows, input.len() as u64, "every row shown at first");
     assert_eq!(shown.skipped, 1);
     assert_eq!(shown.findings, input.iter().map(|r| r.findings.len() as u64).sum::<u64>());
     assert_eq!(shown.targets, input.iter().map(|r| r.targets.len() as u64).sum::<u64>());

@@ -1,0 +1,485 @@
+//! The scan's tally, its progress display and its end-of-scan summary, all
+//! to stderr (stdout is data).
+//!
+//! [`Summary`] counts every written [`RecordReport`] (records by verdict,
+//! findings by code, targets, the slowest targets) and decides the exit
+//! status under `--fail-on`. While the scan runs it shows progress: an
+//! `indicatif` bar when stderr is a terminal (and logs are text), else an
+//! `info` log line every [`LOG_EVERY`]; `--no-progress` turns both off. At
+//! the end it writes a short table to stderr (text logs) or one `info`
+//! event (JSON logs), and the same numbers as JSON to `--summary FILE`.
+//!
+//! Log lines and the bar share the terminal: [`LogWriter`] (the tracing
+//! writer `main` installs) suspends the bar while a line is written.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, IsTerminal as _, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::report::millis;
+use super::RecordReport;
+use crate::cli::FailOn;
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::rules::{FindingCode, Verdict};
+
+/// How often a progress line is logged when stderr is not a terminal.
+pub const LOG_EVERY: Duration = Duration::from_secs(5);
+/// How many of the slowest targets the summary lists.
+const SLOWEST: usize = 10;
+
+/// How the scan shows progress and its summary.
+#[derive(Debug, Clone)]
+pub struct SummaryOptions {
+    /// `--fail-on`.
+    pub fail_on: FailOn,
+    /// Progress on (not `--no-progress`).
+    pub progress: bool,
+    /// Logs are JSON (`--log-format json`): no bar, no table; every stderr
+    /// line stays a JSON object.
+    pub json_logs: bool,
+    /// Records this scan will write, when known (file input, pre-read).
+    pub total: Option<u64>,
+}
+
+/// Records by verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictCounts {
+    /// Records with no error finding.
+    pub pass: u64,
+    /// Records with an error finding other than `crawler-error`.
+    pub fail: u64,
+    /// Records with only `crawler-error` errors.
+    pub error: u64,
+}
+
+/// One of the slowest targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlowTarget {
+    /// The target as findings name it: URL plus `#desktop` / `#mobile`.
+    pub url: String,
+    /// Time spent on it.
+    pub elapsed_ms: u64,
+}
+
+/// The end-of-scan summary, as `--summary FILE` writes it (one JSON object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryReport {
+    /// Records written.
+    pub records: u64,
+    /// Records the scan set out to write, when known (file input).
+    pub total: Option<u64>,
+    /// Records by verdict.
+    pub verdicts: VerdictCounts,
+    /// Findings by code, in SPEC order; codes never seen are left out.
+    pub findings: BTreeMap<FindingCode, u64>,
+    /// Targets rendered (or refused, or unreachable).
+    pub targets: u64,
+    /// Wall time of the scan, from its start to the summary.
+    pub elapsed_ms: u64,
+    /// `targets / elapsed`.
+    pub targets_per_s: f64,
+    /// The slowest targets, slowest first, at most 10.
+    pub slowest: Vec<SlowTarget>,
+    /// Whether a signal stopped the scan before every record was written.
+    pub interrupted: bool,
+}
+
+/// Counters the progress display reads while the scan writes.
+#[derive(Debug, Default)]
+struct Live {
+    records: AtomicU64,
+    targets: AtomicU64,
+    pass: AtomicU64,
+    fail: AtomicU64,
+    error: AtomicU64,
+}
+
+/// The scan's tally; see the module docs.
+pub struct Summary {
+    options: SummaryOptions,
+    started: Instant,
+    live: Arc<Live>,
+    findings: BTreeMap<FindingCode, u64>,
+    slowest: Vec<SlowTarget>,
+    counted: bool,
+    /// `--summary FILE`, opened at the start, and its name.
+    file: Option<(File, String)>,
+    bar: Option<ProgressBar>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The active progress bar, for [`LogWriter`]. Global because the tracing
+/// subscriber is installed before any scan exists; only `Summary` sets it.
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+impl Summary {
+    /// Start counting (and showing progress). `summary_file` is created now,
+    /// so an unwritable `--summary FILE` fails the scan before it starts.
+    pub fn new(options: SummaryOptions, summary_file: Option<&Path>) -> io::Result<Summary> {
+        let file = match summary_file {
+            Some(path) => Some((File::create(path)?, path.display().to_string())),
+            None => None,
+        };
+        let live = Arc::new(Live::default());
+        let use_bar = options.progress && !options.json_logs && io::stderr().is_terminal();
+        let bar = use_bar.then(|| progress_bar(options.total));
+        if let Some(bar) = &bar {
+            *BAR.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
+        }
+        let ticker = (options.progress && bar.is_none())
+            .then(|| tokio::runtime::Handle::try_current().ok())
+            .flatten()
+            .map(|rt| rt.spawn(log_progress(Arc::clone(&live), options.total)));
+        Ok(Summary {
+            options,
+            started: Instant::now(),
+            live,
+            findings: BTreeMap::new(),
+            slowest: Vec::new(),
+            counted: false,
+            file,
+            bar,
+            ticker,
+        })
+    }
+
+    /// Count one written report.
+    pub fn add(&mut self, report: &RecordReport) {
+        let live = &self.live;
+        live.records.fetch_add(1, Ordering::Relaxed);
+        live.targets.fetch_add(report.targets.len() as u64, Ordering::Relaxed);
+        let verdict = match report.verdict {
+            Verdict::Pass => &live.pass,
+            Verdict::Fail => &live.fail,
+            Verdict::Error => &live.error,
+        };
+        verdict.fetch_add(1, Ordering::Relaxed);
+        for finding in &report.findings {
+            *self.findings.entry(finding.code).or_default() += 1;
+            self.counted |= self.options.fail_on.counts(finding);
+        }
+        for target in &report.targets {
+            self.slowest.push(SlowTarget {
+                url: format!("{}#{}", target.url, target.device),
+                elapsed_ms: target.elapsed_ms,
+            });
+        }
+        self.slowest.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms).then_with(|| a.url.cmp(&b.url)));
+        self.slowest.truncate(SLOWEST);
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(counts_message(live));
+        }
+    }
+
+    /// The exit status the counted findings give under `--fail-on`.
+    pub fn status(&self) -> ExitStatus {
+        if self.counted {
+            ExitStatus::Findings
+        } else {
+            ExitStatus::Passed
+        }
+    }
+
+    /// The numbers so far.
+    pub fn report(&self, interrupted: bool) -> SummaryReport {
+        let elapsed = self.started.elapsed();
+        let targets = self.live.targets.load(Ordering::Relaxed);
+        SummaryReport {
+            records: self.live.records.load(Ordering::Relaxed),
+            total: self.options.total,
+            verdicts: VerdictCounts {
+                pass: self.live.pass.load(Ordering::Relaxed),
+                fail: self.live.fail.load(Ordering::Relaxed),
+                error: self.live.error.load(Ordering::Relaxed),
+            },
+            findings: self.findings.clone(),
+            targets,
+            elapsed_ms: millis(elapsed),
+            targets_per_s: per_second(targets, elapsed),
+            slowest: self.slowest.clone(),
+            interrupted,
+        }
+    }
+
+    /// End the progress display, write the summary to stderr and to
+    /// `--summary FILE`. Only the file can fail.
+    pub fn finish(mut self, interrupted: bool) -> Result<(), Error> {
+        self.stop_progress();
+        let summary = self.report(interrupted);
+        tracing::info!(
+            records = summary.records,
+            pass = summary.verdicts.pass,
+            fail = summary.verdicts.fail,
+            error = summary.verdicts.error,
+            targets = summary.targets,
+            seconds = format!("{:.1}", secs(summary.elapsed_ms)),
+            targets_per_s = format!("{:.2}", summary.targets_per_s),
+            interrupted,
+            "scan finished"
+        );
+        if !self.options.json_logs {
+            // A failed write to stderr has nowhere to be reported.
+            let _ = io::stderr().lock().write_all(table(&summary).as_bytes());
+        }
+        if let Some((mut file, path)) = self.file.take() {
+            let written = serde_json::to_vec_pretty(&summary)
+                .map_err(io::Error::other)
+                .and_then(|mut json| {
+                    json.push(b'\n');
+                    file.write_all(&json)?;
+                    file.flush()
+                });
+            written.map_err(|source| Error::Output { path, source })?;
+        }
+        Ok(())
+    }
+
+    fn stop_progress(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+            *BAR.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
+
+impl Drop for Summary {
+    fn drop(&mut self) {
+        self.stop_progress();
+    }
+}
+
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    let (bar, template) = match total {
+        Some(total) => (
+            ProgressBar::new(total),
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records · {per_sec} · ETA {eta} · {msg}",
+        ),
+        None => (
+            ProgressBar::no_length(),
+            "{spinner} [{elapsed_precise}] {pos} records · {per_sec} · {msg}",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.set_message("pass 0 · fail 0 · error 0");
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn counts_message(live: &Live) -> String {
+    format!(
+        "pass {} · fail {} · error {}",
+        live.pass.load(Ordering::Relaxed),
+        live.fail.load(Ordering::Relaxed),
+        live.error.load(Ordering::Relaxed)
+    )
+}
+
+/// Off a terminal: one `info` line every [`LOG_EVERY`], for log pipelines.
+async fn log_progress(live: Arc<Live>, total: Option<u64>) {
+    let started = Instant::now();
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + LOG_EVERY, LOG_EVERY);
+    loop {
+        every.tick().await;
+        let elapsed = started.elapsed();
+        let records = live.records.load(Ordering::Relaxed);
+        let targets = live.targets.load(Ordering::Relaxed);
+        let records_per_s = per_second(records, elapsed);
+        let eta_s = total
+            .filter(|_| records_per_s > 0.0)
+            .map(|t| format!("{:.0}", to_f64(t.saturating_sub(records)) / records_per_s));
+        tracing::info!(
+            records,
+            total,
+            pass = live.pass.load(Ordering::Relaxed),
+            fail = live.fail.load(Ordering::Relaxed),
+            error = live.error.load(Ordering::Relaxed),
+            records_per_s = format!("{records_per_s:.2}"),
+            targets_per_s = format!("{:.2}", per_second(targets, elapsed)),
+            eta_s,
+            "progress"
+        );
+    }
+}
+
+/// The short human table of the summary.
+fn table(s: &SummaryReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let of_total = s.total.map(|t| format!(" of {t}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "beian-audit: {}{} records{of_total}, {} targets in {:.1} s ({:.2} targets/s)",
+        if s.interrupted { "interrupted after " } else { "" },
+        s.records,
+        s.targets,
+        secs(s.elapsed_ms),
+        s.targets_per_s
+    );
+    let v = s.verdicts;
+    let _ = writeln!(out, "  verdict   pass {:>6}   fail {:>6}   error {:>6}", v.pass, v.fail, v.error);
+    if !s.findings.is_empty() {
+        let _ = writeln!(out, "  {:<26}{:>8}", "finding", "count");
+        for (code, n) in &s.findings {
+            let _ = writeln!(out, "  {:<26}{n:>8}", code.as_str());
+        }
+    }
+    if !s.slowest.is_empty() {
+        let _ = writeln!(out, "  slowest targets (ms)");
+        for slow in &s.slowest {
+            let _ = writeln!(out, "  {:>8}  {}", slow.elapsed_ms, slow.url);
+        }
+    }
+    out
+}
+
+fn per_second(n: u64, elapsed: Duration) -> f64 {
+    to_f64(n) / elapsed.as_secs_f64().max(0.001)
+}
+
+#[expect(clippy::cast_precision_loss, reason = "counts and rates for people")]
+fn to_f64(n: u64) -> f64 {
+    n as f64
+}
+
+fn secs(ms: u64) -> f64 {
+    to_f64(ms) / 1000.0
+}
+
+/// The tracing writer: stderr, with the progress bar (if any) suspended
+/// while a log line is written, so lines and bar never interleave.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LogWriter
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let bar = BAR.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        match bar {
+            Some(bar) => bar.suspend(|| io::stderr().lock().write_all(buf))?,
+            None => io::stderr().lock().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().lock().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::TargetReport;
+    use crate::rules::{Evidence, Finding};
+    use crate::targets::Device;
+
+    fn report(verdict: Verdict, codes: &[FindingCode], elapsed: &[u64]) -> RecordReport {
+        RecordReport {
+            domain: "a.test".to_owned(),
+            id: None,
+            line: 2,
+            verdict,
+            findings: codes
+                .iter()
+                .map(|c| Finding::new(*c, None, Evidence::default()))
+                .collect(),
+            targets: elapsed
+                .iter()
+                .enumerate()
+                .map(|(i, ms)| TargetReport {
+                    url: format!("http://h{i}.test/"),
+                    host: format!("h{i}.test"),
+                    device: Device::Mobile,
+                    final_url: None,
+                    status: None,
+                    addresses: Vec::new(),
+                    refused_subresources: 0,
+                    title: None,
+                    icp_numbers: Vec::new(),
+                    gongan_numbers: Vec::new(),
+                    links: Vec::new(),
+                    error: None,
+                    elapsed_ms: *ms,
+                })
+                .collect(),
+            elapsed_ms: 0,
+        }
+    }
+
+    fn summary(fail_on: FailOn) -> Summary {
+        let options = SummaryOptions {
+            fail_on,
+            progress: false,
+            json_logs: true,
+            total: Some(3),
+        };
+        Summary::new(options, None).unwrap()
+    }
+
+    #[test]
+    fn counts_verdicts_codes_targets_and_the_slowest() {
+        let mut s = summary(FailOn::Error);
+        s.add(&report(Verdict::Pass, &[FindingCode::IcpNotInFooter], &[5, 7]));
+        s.add(&report(Verdict::Fail, &[FindingCode::IcpNotLinked, FindingCode::IcpNotLinked], &(1..=12).collect::<Vec<u64>>()));
+        s.add(&report(Verdict::Error, &[FindingCode::CrawlerError], &[3]));
+        let r = s.report(false);
+        assert_eq!((r.records, r.total, r.targets), (3, Some(3), 15));
+        assert_eq!(r.verdicts, VerdictCounts { pass: 1, fail: 1, error: 1 });
+        assert_eq!(
+            r.findings,
+            BTreeMap::from([
+                (FindingCode::IcpNotLinked, 2),
+                (FindingCode::IcpNotInFooter, 1),
+                (FindingCode::CrawlerError, 1)
+            ])
+        );
+        assert_eq!(r.slowest.len(), 10);
+        assert!(r.slowest.windows(2).all(|w| w[0].elapsed_ms >= w[1].elapsed_ms));
+        assert_eq!(s.status(), ExitStatus::Findings);
+    }
+
+    #[test]
+    fn the_exit_status_follows_fail_on() {
+        let mut s = summary(FailOn::Error);
+        s.add(&report(Verdict::Pass, &[FindingCode::IcpNotInFooter], &[]));
+        assert_eq!(s.status(), ExitStatus::Passed);
+        let mut s = summary(FailOn::Warning);
+        s.add(&report(Verdict::Pass, &[FindingCode::IcpNotInFooter], &[]));
+        assert_eq!(s.status(), ExitStatus::Findings);
+    }
+
+    #[test]
+    fn the_json_round_trips_with_codes_as_spec_strings() {
+        let mut s = summary(FailOn::Error);
+        s.add(&report(Verdict::Fail, &[FindingCode::TitleMismatch], &[9]));
+        let r = s.report(false);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["findings"]["title-mismatch"], 1);
+        assert_eq!(json["slowest"][0]["url"], "http://h0.test/#mobile");
+        let back: SummaryReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, r);
+        assert!(table(&r).contains("title-mismatch"));
+    }
+}
