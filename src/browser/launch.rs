@@ -223,6 +223,57 @@ fn real_binary(path: &Path) -> PathBuf {
     resolved
 }
 
+/// Profile directories are `$TMPDIR/beian-audit-chrome-XXXXXX`.
+const PROFILE_PREFIX: &str = "beian-audit-chrome-";
+/// Inside a profile: the worker that owns it (see [`owner_tag`]).
+const OWNER_FILE: &str = "beian-audit.pid";
+
+/// `<pid namespace> <pid>`: a process id means something only inside its
+/// namespace, and containers may share a temporary directory.
+fn owner_tag(pid: u32) -> String {
+    let namespace = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
+    format!("{} {pid}", namespace.display())
+}
+
+/// Remove profiles left behind by workers that were killed (SIGKILL leaves
+/// no chance to clean up; `PR_SET_PDEATHSIG` only takes Chromium with it).
+/// A profile stays when its owner still runs, lives in another pid
+/// namespace, or is not named.
+fn sweep_stale_profiles() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let own_namespace = owner_tag(0);
+    let own_namespace = own_namespace.trim_end_matches(" 0");
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PROFILE_PREFIX)
+        {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(tag) = std::fs::read_to_string(path.join(OWNER_FILE)) else {
+            continue;
+        };
+        let Some((namespace, pid)) = tag.trim().rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(owner) = pid.parse::<u32>() else {
+            continue;
+        };
+        let dead = namespace == own_namespace
+            && !own_namespace.is_empty()
+            && owner != std::process::id()
+            && !Path::new(&format!("/proc/{owner}")).exists();
+        if dead {
+            tracing::debug!(path = %path.display(), owner, "removing a dead worker's Chromium profile");
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 fn is_script(path: &Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 2];
@@ -260,10 +311,17 @@ impl ChromeProcess {
             path: config.executable.display().to_string(),
             reason,
         };
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_stale_profiles);
         let profile = tempfile::Builder::new()
-            .prefix("beian-audit-chrome-")
+            .prefix(PROFILE_PREFIX)
             .tempdir()
             .map_err(|e| launch_err(format!("cannot create a profile directory: {e}")))?;
+        // Marks the profile as ours while this worker lives (see sweep_stale_profiles).
+        let _ = std::fs::write(
+            profile.path().join(OWNER_FILE),
+            owner_tag(std::process::id()),
+        );
         let args = config.args(profile.path(), proxy, sys::is_root());
         let mut command = Command::new(&config.executable);
         command

@@ -2,8 +2,9 @@
 //!
 //! This module owns the browser processes (`launch`), the pool that hands
 //! out pages (`pool`), device emulation (`device`), rendering one target
-//! (`render`), what the network guard saw of it (`network`) and the
-//! in-page fact extraction (`extract.js`). Every page's connections go
+//! (`render`), what the page's `DevTools` events said (`tracker`), what
+//! the network guard saw of it (`network`) and the in-page fact extraction
+//! (`extract.js`). Every page's connections go
 //! through the network guard ([`crate::guard`]). It turns a
 //! [`crate::targets::Target`] into a [`crate::page::PageSnapshot`] of plain
 //! facts — texts, hrefs, visibility, position — or says whose fault it is
@@ -16,6 +17,7 @@ pub mod launch;
 mod network;
 pub mod pool;
 mod render;
+mod tracker;
 
 pub use device::{BrowserVersion, DeviceProfile};
 pub use error::{BrowserError, RenderError};

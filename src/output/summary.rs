@@ -134,13 +134,15 @@ impl Summary {
         if let Some(bar) = &bar {
             *BAR.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
         }
-        let ticker = (options.progress && bar.is_none())
+        let started = Instant::now();
+        let ticker = options
+            .progress
             .then(|| tokio::runtime::Handle::try_current().ok())
             .flatten()
-            .map(|rt| rt.spawn(log_progress(Arc::clone(&live), options.total)));
+            .map(|rt| rt.spawn(show_progress(Arc::clone(&live), options.total, started, bar.clone())));
         Ok(Summary {
             options,
-            started: Instant::now(),
+            started,
             live,
             findings: BTreeMap::new(),
             slowest: Vec::new(),
@@ -176,7 +178,7 @@ impl Summary {
         self.slowest.truncate(SLOWEST);
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(counts_message(live));
+            bar.set_message(progress_message(live, self.options.total, self.started.elapsed()));
         }
     }
 
@@ -264,44 +266,59 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
     let (bar, template) = match total {
         Some(total) => (
             ProgressBar::new(total),
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records · {per_sec} · ETA {eta} · {msg}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records · {msg}",
         ),
         None => (
             ProgressBar::no_length(),
-            "{spinner} [{elapsed_precise}] {pos} records · {per_sec} · {msg}",
+            "{spinner} [{elapsed_precise}] {pos} records · {msg}",
         ),
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar.set_draw_target(ProgressDrawTarget::stderr());
-    bar.set_message("pass 0 · fail 0 · error 0");
+    bar.set_message("starting");
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
 
-fn counts_message(live: &Live) -> String {
+/// The bar's message: rate over the whole run (indicatif's own estimate
+/// decays to nothing while a slow record holds the line), ETA, verdicts.
+fn progress_message(live: &Live, total: Option<u64>, elapsed: Duration) -> String {
+    let records = live.records.load(Ordering::Relaxed);
+    let rate = per_second(records, elapsed);
+    let eta = eta_secs(records, total, rate).map(|s| format!(" · ETA {s:.0}s")).unwrap_or_default();
     format!(
-        "pass {} · fail {} · error {}",
+        "{rate:.2}/s{eta} · pass {} · fail {} · error {}",
         live.pass.load(Ordering::Relaxed),
         live.fail.load(Ordering::Relaxed),
         live.error.load(Ordering::Relaxed)
     )
 }
 
-/// Off a terminal: one `info` line every [`LOG_EVERY`], for log pipelines.
-async fn log_progress(live: Arc<Live>, total: Option<u64>) {
-    let started = Instant::now();
-    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + LOG_EVERY, LOG_EVERY);
+/// Seconds left at `rate`, when the total is known and the rate is not zero.
+fn eta_secs(records: u64, total: Option<u64>, rate: f64) -> Option<f64> {
+    total
+        .filter(|_| rate > 0.0)
+        .map(|t| to_f64(t.saturating_sub(records)) / rate)
+}
+
+/// Refresh the bar's rate and ETA every second; without a bar (stderr not a
+/// terminal, or JSON logs) log one `info` line every [`LOG_EVERY`] instead.
+async fn show_progress(live: Arc<Live>, total: Option<u64>, started: Instant, bar: Option<ProgressBar>) {
+    let period = if bar.is_some() { Duration::from_secs(1) } else { LOG_EVERY };
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         every.tick().await;
         let elapsed = started.elapsed();
+        if let Some(bar) = &bar {
+            bar.set_message(progress_message(&live, total, elapsed));
+            continue;
+        }
         let records = live.records.load(Ordering::Relaxed);
         let targets = live.targets.load(Ordering::Relaxed);
         let records_per_s = per_second(records, elapsed);
-        let eta_s = total
-            .filter(|_| records_per_s > 0.0)
-            .map(|t| format!("{:.0}", to_f64(t.saturating_sub(records)) / records_per_s));
+        let eta_s = eta_secs(records, total, records_per_s).map(|s| format!("{s:.0}"));
         tracing::info!(
             records,
             total,

@@ -65,6 +65,8 @@ impl Route {
 /// A request the server saw: path (with query) and lower-cased headers.
 #[derive(Debug, Clone)]
 struct Seen {
+    /// The request line: method, path, version.
+    line: String,
     path: String,
     headers: HashMap<String, String>,
 }
@@ -123,16 +125,14 @@ async fn serve(routes: &[(&str, Route)]) -> Server {
                 }
                 let head = String::from_utf8_lossy(&buf).into_owned();
                 let mut lines = head.split("\r\n");
-                let path = lines
-                    .next()
-                    .and_then(|l| l.split(' ').nth(1))
-                    .unwrap_or("/")
-                    .to_owned();
+                let line = lines.next().unwrap_or_default().to_owned();
+                let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
                 let headers = lines
                     .filter_map(|l| l.split_once(':'))
                     .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
                     .collect();
                 log.lock().expect("request log").push(Seen {
+                    line,
                     path: path.clone(),
                     headers,
                 });
@@ -358,6 +358,14 @@ async fn desktop_and_mobile_are_emulated_before_navigation() {
     );
     assert_eq!(&m[2..4], ["3", "true"], "mobile saw {:?}", mobile.title);
 
+    // Plain http, never upgraded to https, and no background chatter: the
+    // server (every host maps to it) saw exactly the two navigations.
+    let lines: Vec<String> = server.seen("").into_iter().map(|s| s.line).collect();
+    assert_eq!(
+        lines,
+        ["GET /?desktop HTTP/1.1", "GET /?mobile HTTP/1.1"],
+        "the server saw {lines:?}"
+    );
     let desktop_req = &server.seen("/?desktop")[0];
     let mobile_req = &server.seen("/?mobile")[0];
     assert_eq!(
@@ -619,10 +627,28 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
         ("/slow", Route::html(&never_loads)),
         ("/never.png", Route::hang()),
         ("/spin", Route::html(&spins)),
+        ("/hang", Route::hang()),
     ])
     .await;
     let pool = pool_for(&server).await;
     let budget = Duration::from_secs(3);
+
+    let started = Instant::now();
+    let never = pool
+        .render(&target(Device::Desktop), "http://site.test/hang", budget)
+        .await;
+    assert!(
+        matches!(
+            never,
+            Err(RenderError::Site(Unreachable::Timeout { seconds: 3 }))
+        ),
+        "{never:?}"
+    );
+    assert!(
+        started.elapsed() < budget + Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
 
     let started = Instant::now();
     let snapshot = pool

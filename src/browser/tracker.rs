@@ -1,0 +1,518 @@
+//! What a page's DevTools events say about its main frame.
+//!
+//! One pump task per render feeds every event the render listens to into a
+//! [`Tracker`] behind a `watch` channel: the main document's requests,
+//! redirect hops, status and failure, its commit and load, the requests in
+//! flight that hold settling back, a renderer crash. It also answers
+//! JavaScript dialogs. `render` reads the tracker; nothing here waits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
+use chromiumoxide::cdp::browser_protocol::network::{
+    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
+    ResourceType, Response,
+};
+use chromiumoxide::cdp::browser_protocol::page::{
+    EventFrameNavigated, EventJavascriptDialogOpening, EventLifecycleEvent, FrameId,
+    HandleJavaScriptDialogParams,
+};
+use chromiumoxide::Page;
+use futures::stream::{BoxStream, StreamExt};
+use futures::FutureExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::error::{classify, DocumentOutcome};
+use super::render::timed;
+use super::{BrowserError, RenderError};
+use crate::page::{PageSnapshot, Unreachable};
+
+/// No main-frame request for this long after the last one ended: network quiet.
+const NETWORK_QUIET: Duration = Duration::from_millis(300);
+/// A request in flight longer than this is a long poll or a stream; it no
+/// longer holds the settle wait.
+const LONG_REQUEST: Duration = Duration::from_secs(3);
+
+// ---------------------------------------------------------------------------
+// Events
+
+/// The CDP events a render listens to, merged into one stream.
+#[derive(Debug)]
+pub(super) enum PageEvent {
+    Request(Arc<EventRequestWillBeSent>),
+    Response(Arc<EventResponseReceived>),
+    Finished(Arc<EventLoadingFinished>),
+    Failed(Arc<EventLoadingFailed>),
+    Navigated(Arc<EventFrameNavigated>),
+    Lifecycle(Arc<EventLifecycleEvent>),
+    Dialog(Arc<EventJavascriptDialogOpening>),
+    Crashed,
+}
+
+pub(super) async fn subscribe(
+    page: &Page,
+    end: Instant,
+) -> Result<BoxStream<'static, PageEvent>, RenderError> {
+    let failed =
+        |e: &dyn std::fmt::Display| RenderError::from(BrowserError::protocol("event listener", e));
+    macro_rules! listen {
+        ($event:ty, $map:expr) => {
+            match timed(page.event_listener::<$event>(), end).await {
+                Some(Ok(stream)) => stream.map($map).boxed(),
+                Some(Err(e)) => return Err(failed(&e)),
+                None => return Err(failed(&"timed out")),
+            }
+        };
+    }
+    let streams = vec![
+        listen!(EventRequestWillBeSent, PageEvent::Request),
+        listen!(EventResponseReceived, PageEvent::Response),
+        listen!(EventLoadingFinished, PageEvent::Finished),
+        listen!(EventLoadingFailed, PageEvent::Failed),
+        listen!(EventFrameNavigated, PageEvent::Navigated),
+        listen!(EventLifecycleEvent, PageEvent::Lifecycle),
+        listen!(EventJavascriptDialogOpening, PageEvent::Dialog),
+        listen!(EventTargetCrashed, |_| PageEvent::Crashed),
+    ];
+    Ok(futures::stream::select_all(streams).boxed())
+}
+
+/// Feed events into the tracker; answer dialogs so alert/confirm/
+/// beforeunload never stall the page.
+pub(super) async fn pump(
+    page: Page,
+    mut events: BoxStream<'static, PageEvent>,
+    tx: Arc<watch::Sender<Tracker>>,
+) {
+    while let Some(first) = events.next().await {
+        // Each event type has its own channel, so their order is lost;
+        // applying everything already queued as one batch keeps a response
+        // and the failure right after it together.
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match events.next().now_or_never() {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        for event in &batch {
+            if let PageEvent::Dialog(dialog) = event {
+                tracing::debug!(kind = ?dialog.r#type, "answering a JavaScript dialog");
+                let page = page.clone();
+                tokio::spawn(async move {
+                    let answer = page.execute(HandleJavaScriptDialogParams::new(true));
+                    let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
+                });
+            }
+        }
+        let now = Instant::now();
+        tx.send_modify(|t| {
+            for event in &batch {
+                t.apply(event, now);
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The tracker: what the events said about the main frame.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NavState {
+    Pending,
+    Committed,
+    /// Failed, but the facts that name the failure may still be on the way.
+    ErrorPage,
+    Failed,
+    Crashed,
+}
+
+/// One main-frame document request and its HTTP redirect hops.
+#[derive(Debug, Default)]
+pub(super) struct DocRequest {
+    id: String,
+    pub(super) url: String,
+    /// `(url, address)` of every hop that answered with a redirect.
+    hops: Vec<(String, Option<String>)>,
+    status: Option<u16>,
+    address: Option<String>,
+    download: bool,
+    error: Option<String>,
+    finished: bool,
+}
+
+#[derive(Debug)]
+struct Commit {
+    loader: String,
+    error_page: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Tracker {
+    main_frame: String,
+    pub(super) docs: Vec<DocRequest>,
+    committed: Option<Commit>,
+    loads: HashSet<String>,
+    loaded_at: Option<Instant>,
+    in_flight: HashMap<String, Instant>,
+    last_network_end: Option<Instant>,
+    nav_error: Option<String>,
+    nav_download: bool,
+    pub(super) crashed: bool,
+}
+
+impl Tracker {
+    pub(super) fn new(main_frame: String) -> Self {
+        Tracker {
+            main_frame,
+            docs: Vec::new(),
+            committed: None,
+            loads: HashSet::new(),
+            loaded_at: None,
+            in_flight: HashMap::new(),
+            last_network_end: None,
+            nav_error: None,
+            nav_download: false,
+            crashed: false,
+        }
+    }
+
+    fn is_main(&self, frame: Option<&FrameId>) -> bool {
+        frame.is_some_and(|f| f.as_ref() == self.main_frame)
+    }
+
+    fn doc_mut(&mut self, id: &str) -> Option<&mut DocRequest> {
+        self.docs.iter_mut().rev().find(|d| d.id == id)
+    }
+
+    fn apply(&mut self, event: &PageEvent, now: Instant) {
+        match event {
+            PageEvent::Request(ev) => self.on_request(ev, now),
+            PageEvent::Response(ev) => {
+                if ev.r#type == ResourceType::Document && self.is_main(ev.frame_id.as_ref()) {
+                    if let Some(doc) = self.doc_mut(ev.request_id.as_ref()) {
+                        record_response(doc, &ev.response);
+                    }
+                }
+            }
+            PageEvent::Finished(ev) => {
+                self.request_ended(ev.request_id.as_ref(), now);
+                if let Some(doc) = self.doc_mut(ev.request_id.as_ref()) {
+                    doc.finished = true;
+                }
+            }
+            PageEvent::Failed(ev) => {
+                self.request_ended(ev.request_id.as_ref(), now);
+                if let Some(doc) = self.doc_mut(ev.request_id.as_ref()) {
+                    doc.error = Some(ev.error_text.clone());
+                }
+            }
+            PageEvent::Navigated(ev) => {
+                let frame = &ev.frame;
+                if frame.parent_id.is_none() && frame.id.as_ref() == self.main_frame {
+                    let error_page =
+                        frame.unreachable_url.is_some() || frame.url.starts_with("chrome-error://");
+                    tracing::debug!(url = %frame.url, error_page, "main frame committed");
+                    self.committed = Some(Commit {
+                        loader: frame.loader_id.as_ref().to_owned(),
+                        error_page,
+                    });
+                    self.loaded_at = None;
+                    self.note_load(now);
+                }
+            }
+            PageEvent::Lifecycle(ev) => {
+                if ev.name == "load" && ev.frame_id.as_ref() == self.main_frame {
+                    self.loads.insert(ev.loader_id.as_ref().to_owned());
+                    self.note_load(now);
+                }
+            }
+            PageEvent::Crashed => self.crashed = true,
+            PageEvent::Dialog(_) => {}
+        }
+    }
+
+    fn on_request(&mut self, ev: &EventRequestWillBeSent, now: Instant) {
+        if !self.is_main(ev.frame_id.as_ref()) {
+            return;
+        }
+        let kind = ev.r#type.as_ref();
+        if matches!(
+            kind,
+            Some(
+                ResourceType::Document
+                    | ResourceType::Stylesheet
+                    | ResourceType::Script
+                    | ResourceType::Xhr
+                    | ResourceType::Fetch
+            )
+        ) {
+            self.in_flight
+                .entry(ev.request_id.as_ref().to_owned())
+                .or_insert(now);
+        }
+        if kind != Some(&ResourceType::Document) {
+            return;
+        }
+        let id = ev.request_id.as_ref();
+        if let Some(redirect) = &ev.redirect_response {
+            if let Some(doc) = self.doc_mut(id) {
+                let address = redirect.remote_ip_address.clone().filter(|a| !a.is_empty());
+                doc.hops.push((redirect.url.clone(), address));
+                doc.url.clone_from(&ev.request.url);
+                return;
+            }
+        }
+        if self.doc_mut(id).is_none() {
+            self.docs.push(DocRequest {
+                id: id.to_owned(),
+                url: ev.request.url.clone(),
+                ..DocRequest::default()
+            });
+        }
+    }
+
+    fn request_ended(&mut self, id: &str, now: Instant) {
+        if self.in_flight.remove(id).is_some() {
+            self.last_network_end = Some(now);
+        }
+    }
+
+    fn note_load(&mut self, now: Instant) {
+        if self.loaded_at.is_none() && self.loaded() {
+            self.loaded_at = Some(now);
+        }
+    }
+
+    pub(super) fn on_navigate_reply(&mut self, error: Option<String>, download: Option<bool>) {
+        self.nav_error = error.filter(|e| !e.is_empty());
+        self.nav_download = download.unwrap_or(false);
+    }
+
+    /// Whether the committed document's load event fired.
+    pub(super) fn loaded(&self) -> bool {
+        self.committed
+            .as_ref()
+            .is_some_and(|c| self.loads.contains(&c.loader))
+    }
+
+    /// The document request the main frame shows (or is about to).
+    fn current_doc(&self) -> Option<&DocRequest> {
+        self.committed
+            .as_ref()
+            .and_then(|c| self.docs.iter().rev().find(|d| d.id == c.loader))
+            .or_else(|| self.docs.last())
+    }
+
+    pub(super) fn navigation_state(&self) -> NavState {
+        if self.crashed {
+            return NavState::Crashed;
+        }
+        let latest = self.docs.last();
+        let latest_committed = match (&self.committed, latest) {
+            (Some(c), Some(d)) => !c.error_page && c.loader == d.id,
+            (Some(c), None) => !c.error_page,
+            (None, _) => false,
+        };
+        if latest_committed {
+            return NavState::Committed;
+        }
+        if let Some(doc) = latest {
+            // An abort is a download only if the response says so, and its
+            // event may still be on the way.
+            if doc.error.as_deref() == Some("net::ERR_ABORTED") && doc.status.is_none() {
+                return NavState::ErrorPage;
+            }
+            if doc.error.is_some() || (doc.finished && matches!(doc.status, Some(204 | 205))) {
+                return NavState::Failed;
+            }
+        }
+        if self.committed.as_ref().is_some_and(|c| c.error_page) {
+            return NavState::ErrorPage;
+        }
+        if self.nav_error.is_some() && self.committed.is_none() {
+            return NavState::Failed;
+        }
+        if self.committed.is_some() && latest.is_none_or(|d| d.status.is_some()) {
+            // A commit whose document request we never saw (its event did not
+            // parse, or it came from cache): trust the commit.
+            return NavState::Committed;
+        }
+        NavState::Pending
+    }
+
+    /// Why the navigation failed, from the best facts at hand.
+    pub(super) fn failure(&self, budget_secs: u64) -> Unreachable {
+        let doc = self.docs.last();
+        let outcome = DocumentOutcome {
+            error: doc
+                .and_then(|d| d.error.as_deref())
+                .or(self.nav_error.as_deref()),
+            status: doc.and_then(|d| d.status),
+            download: self.nav_download || doc.is_some_and(|d| d.download),
+        };
+        classify(outcome, budget_secs).unwrap_or_else(|| Unreachable::Other {
+            detail: "navigation failed".to_owned(),
+        })
+    }
+
+    /// An HTTP error status of the committed document.
+    pub(super) fn status_failure(&self) -> Option<Unreachable> {
+        let status = self.current_doc()?.status?;
+        (status >= 400).then_some(Unreachable::HttpStatus { status })
+    }
+
+    pub(super) fn network_quiet(&self, now: Instant) -> bool {
+        let busy = self
+            .in_flight
+            .values()
+            .any(|started| now.saturating_duration_since(*started) < LONG_REQUEST);
+        if busy {
+            return false;
+        }
+        match (self.last_network_end, self.loaded_at) {
+            (None, _) => true,
+            // Requests that ended before load are covered by load itself.
+            (Some(end), Some(load)) if end <= load => true,
+            (Some(end), _) => now.saturating_duration_since(end) >= NETWORK_QUIET,
+        }
+    }
+
+    /// The network facts of the snapshot: status, addresses, redirects.
+    pub(super) fn snapshot(&self) -> PageSnapshot {
+        let current = self.current_doc();
+        let mut redirects = Vec::new();
+        let mut addresses: Vec<String> = Vec::new();
+        let mut add = |a: &Option<String>| {
+            if let Some(a) = a {
+                if !addresses.contains(a) {
+                    addresses.push(a.clone());
+                }
+            }
+        };
+        for doc in &self.docs {
+            let is_current = current.is_some_and(|c| std::ptr::eq(c, doc));
+            if !is_current && doc.status.is_none() {
+                continue;
+            }
+            for (url, address) in &doc.hops {
+                redirects.push(url.clone());
+                add(address);
+            }
+            add(&doc.address);
+            if is_current {
+                break;
+            }
+            redirects.push(doc.url.clone());
+        }
+        PageSnapshot {
+            final_url: current.map(|d| d.url.clone()).unwrap_or_default(),
+            status: current.and_then(|d| d.status),
+            addresses,
+            redirects,
+            ..PageSnapshot::default()
+        }
+    }
+}
+
+fn record_response(doc: &mut DocRequest, response: &Response) {
+    doc.status = u16::try_from(response.status).ok();
+    doc.address = response.remote_ip_address.clone().filter(|a| !a.is_empty());
+    doc.url.clone_from(&response.url);
+    let header = |name: &str| {
+        response.headers.inner().as_object().and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.as_str().map(str::to_ascii_lowercase))
+        })
+    };
+    let attachment =
+        header("content-disposition").is_some_and(|v| v.trim_start().starts_with("attachment"));
+    let mime = response.mime_type.to_ascii_lowercase();
+    let displayable = mime.is_empty()
+        || mime.starts_with("text/")
+        || mime.starts_with("image/")
+        || mime.contains("html")
+        || mime.contains("xml")
+        || mime.contains("json")
+        || mime == "application/pdf";
+    doc.download = attachment || !displayable;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker_with_doc(status: Option<u16>, error: Option<&str>) -> Tracker {
+        let mut t = Tracker::new("F".to_owned());
+        t.docs.push(DocRequest {
+            id: "L1".to_owned(),
+            url: "http://a.test/".to_owned(),
+            status,
+            error: error.map(str::to_owned),
+            ..DocRequest::default()
+        });
+        t
+    }
+
+    #[test]
+    fn a_failed_document_is_a_failed_navigation() {
+        let t = tracker_with_doc(None, Some("net::ERR_CONNECTION_REFUSED"));
+        assert_eq!(t.navigation_state(), NavState::Failed);
+        assert!(matches!(t.failure(30), Unreachable::Refused { .. }));
+    }
+
+    #[test]
+    fn a_commit_of_the_latest_document_is_committed() {
+        let mut t = tracker_with_doc(Some(200), None);
+        assert_eq!(t.navigation_state(), NavState::Pending);
+        t.committed = Some(Commit {
+            loader: "L1".to_owned(),
+            error_page: false,
+        });
+        assert_eq!(t.navigation_state(), NavState::Committed);
+        assert!(t.status_failure().is_none());
+    }
+
+    #[test]
+    fn client_redirects_and_hops_make_the_redirect_chain() {
+        let mut t = tracker_with_doc(Some(200), None);
+        t.docs[0]
+            .hops
+            .push(("http://a.test/old".to_owned(), Some("10.0.0.1".to_owned())));
+        t.docs[0].address = Some("10.0.0.2".to_owned());
+        t.docs.push(DocRequest {
+            id: "L2".to_owned(),
+            url: "http://b.test/".to_owned(),
+            status: Some(200),
+            address: Some("10.0.0.3".to_owned()),
+            ..DocRequest::default()
+        });
+        t.committed = Some(Commit {
+            loader: "L2".to_owned(),
+            error_page: false,
+        });
+        let s = t.snapshot();
+        assert_eq!(s.redirects, vec!["http://a.test/old", "http://a.test/"]);
+        assert_eq!(s.final_url, "http://b.test/");
+        assert_eq!(s.addresses, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+    }
+
+    #[test]
+    fn network_quiet_ignores_requests_ended_before_load_and_long_polls() {
+        let now = Instant::now();
+        let mut t = Tracker::new("F".to_owned());
+        t.last_network_end = Some(now);
+        t.loaded_at = Some(now + Duration::from_millis(1));
+        assert!(t.network_quiet(now + Duration::from_millis(2)));
+        t.loaded_at = Some(now - Duration::from_millis(1));
+        assert!(!t.network_quiet(now + Duration::from_millis(2)));
+        assert!(t.network_quiet(now + NETWORK_QUIET));
+        t.in_flight.insert("r".to_owned(), now);
+        assert!(!t.network_quiet(now + Duration::from_millis(500)));
+        assert!(t.network_quiet(now + LONG_REQUEST + NETWORK_QUIET));
+    }
+}
