@@ -115,7 +115,12 @@ impl ScanConfig {
 fn evidence_dir(dir: &Path) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::canonicalize(dir))
-        .map_err(|e| Error::Flag(format!("--evidence {}: cannot create the directory: {e}", dir.display())))
+        .map_err(|e| {
+            Error::Flag(format!(
+                "--evidence {}: cannot create the directory: {e}",
+                dir.display()
+            ))
+        })
 }
 
 /// `--shard I/N`, else `$JOB_COMPLETION_INDEX` of `$BEIAN_AUDIT_SHARDS` (both

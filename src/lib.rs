@@ -14,7 +14,8 @@
 //! - [`input`] reads records as a stream; a broken row is an
 //!   [`input::InputError`], never the end of the scan.
 //! - [`targets`] expands a record into (host, device) pairs.
-//! - [`guard`] refuses hosts that resolve into the crawler's own network.
+//! - [`guard`] refuses hosts that resolve into the crawler's own network:
+//!   every connection of every page goes through its proxy.
 //! - [`browser`] owns Chromium and reports facts ([`page::PageSnapshot`]) or
 //!   whose fault a failure was; it knows no rule.
 //! - [`filing`] is the 备案 vocabulary (ICP and 公安 numbers, filing-site

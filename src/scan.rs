@@ -20,8 +20,8 @@ use crate::exit::ExitStatus;
 use crate::guard;
 use crate::input::{read_records, InputError, InputSource, Record, RecordResult};
 use crate::judge::{Judge, RecordOutcome, ScanIndex};
-use crate::output::resume::DoneSet;
 use crate::output::evidence;
+use crate::output::resume::DoneSet;
 use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{TargetFailure, Unreachable};
@@ -136,14 +136,14 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
             Ok(done) => judge.accept(done),
             Err(invalid) => vec![invalid_report(invalid)],
         };
-        if let Err(e) = write_all(&mut writer, reports, &mut tally, ctx.config.evidence.as_deref()) {
+        if let Err(e) = write_all(&mut writer, reports, &mut tally, &ctx.config) {
             write_failed = Some(e);
             break;
         }
     }
     if write_failed.is_none() {
         let rest = judge.finish();
-        if let Err(e) = write_all(&mut writer, rest, &mut tally, ctx.config.evidence.as_deref()) {
+        if let Err(e) = write_all(&mut writer, rest, &mut tally, &ctx.config) {
             write_failed = Some(e);
         }
     }
@@ -176,10 +176,10 @@ fn write_all(
     writer: &mut NdjsonWriter,
     reports: Vec<RecordReport>,
     tally: &mut Summary,
-    evidence_dir: Option<&std::path::Path>,
+    config: &ScanConfig,
 ) -> std::io::Result<()> {
     for mut report in reports {
-        if let Some(dir) = evidence_dir {
+        if let Some(dir) = &config.evidence {
             evidence::attach(dir, &mut report);
         }
         writer.write(&report)?;
@@ -197,7 +197,11 @@ fn start_summary(config: &ScanConfig, total: Option<u64>) -> Result<Summary, Err
         total,
     };
     Summary::new(options, config.summary.as_deref()).map_err(|source| Error::Output {
-        path: config.summary.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        path: config
+            .summary
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         source,
     })
 }
@@ -276,7 +280,12 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
 }
 
 /// Render one target: scheme fallback, crawler retries, and the guard's verdict.
-async fn render_target(ctx: &Ctx, line: u64, target: Target, refused: Option<TargetFailure>) -> TargetOutcome {
+async fn render_target(
+    ctx: &Ctx,
+    line: u64,
+    target: Target,
+    refused: Option<TargetFailure>,
+) -> TargetOutcome {
     let schemes: &[&str] = match ctx.config.scheme {
         SchemePolicy::Auto => &["https", "http"],
         SchemePolicy::Https => &["https"],
@@ -354,14 +363,20 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
 
 /// Render, retrying crawler failures (ours, not the site's) with backoff.
 /// With `--evidence`, every rendered page is also captured (see `output::evidence`).
-async fn render_with_retries(ctx: &Ctx, line: u64, target: &Target, url: &str) -> Result<crate::page::PageSnapshot, TargetFailure> {
+async fn render_with_retries(
+    ctx: &Ctx,
+    line: u64,
+    target: &Target,
+    url: &str,
+) -> Result<crate::page::PageSnapshot, TargetFailure> {
     let mut attempt = 0;
     let options = RenderOptions {
         screenshot_bottom: ctx.config.evidence.is_some(),
     };
+    let budget = ctx.config.timeout;
     loop {
         ctx.throttle.load().await;
-        match ctx.pool.render_with(target, url, ctx.config.timeout, options).await {
+        match ctx.pool.render_with(target, url, budget, options).await {
             Ok(rendered) => {
                 if let Some(dir) = &ctx.config.evidence {
                     evidence::save(dir, line, target, rendered.screenshot.as_deref()).await;

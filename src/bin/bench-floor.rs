@@ -13,14 +13,20 @@
 //!
 //! `FILE` holds one URL a line. At the end one JSON line goes to stdout:
 //! `{"pages", "loaded", "failed", "titled", "concurrency", "browsers",
-//! "launch_s", "pages_s", "pages_per_s"}`; failures are listed on stderr.
+//! "launch_s", "pages_s", "pages_per_s", "mean_ms": {"open", "load",
+//! "title", "close"}}` (the mean time of each step of a loaded page);
+//! failures are listed on stderr.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use beian_audit::browser::ChromeConfig;
+use beian_audit::browser::{BrowserVersion, ChromeConfig, DeviceProfile};
+use beian_audit::targets::Device;
+use chromiumoxide::cdp::browser_protocol::emulation::{
+    SetDeviceMetricsOverrideParams, SetTouchEmulationEnabledParams, SetUserAgentOverrideParams,
+};
 use chromiumoxide::cdp::browser_protocol::target::{CloseTargetParams, CreateTargetParams};
 use chromiumoxide::handler::HandlerConfig;
 use chromiumoxide::Browser;
@@ -89,12 +95,19 @@ struct Args {
     /// The budget of one page load.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
+    /// Emulate the device as `scan` does (viewport, pixel ratio, touch, user
+    /// agent): even lines as desktop, odd lines as the phone. The generator's
+    /// urls.txt lists every host twice in a row, desktop then phone.
+    #[arg(long)]
+    emulate: bool,
 }
 
 /// One started, connected Chromium.
 struct Instance {
     /// The `DevTools` connection.
     browser: Browser,
+    /// What it reports about itself (for `--emulate`).
+    version: BrowserVersion,
     /// The browser process (leader of its process group).
     child: Child,
     /// The profile, removed on drop.
@@ -103,10 +116,24 @@ struct Instance {
 
 /// How one page load ended.
 enum Outcome {
-    /// Loaded; whether it had a title.
-    Loaded { titled: bool },
+    /// Loaded; whether it had a title, and how long each step took.
+    Loaded { titled: bool, steps: Steps },
     /// Did not load, and why.
     Failed(String),
+}
+
+/// How long the steps of one visit took.
+#[derive(Debug, Default, Clone, Copy)]
+struct Steps {
+    /// `Target.createTarget` (about:blank) until the page is attached, and
+    /// the device emulation with `--emulate`.
+    open: Duration,
+    /// `Page.navigate` until the load event.
+    load: Duration,
+    /// Reading `document.title`.
+    title: Duration,
+    /// `Target.closeTarget`.
+    close: Duration,
 }
 
 #[tokio::main]
@@ -165,8 +192,17 @@ async fn run(args: &Args) -> Result<String, String> {
     let instances_ref = &instances;
     let outcomes: Vec<(String, Outcome)> = futures::stream::iter(urls.iter().enumerate())
         .map(|(i, url)| async move {
-            let browser = &instances_ref[i % instances_ref.len()].browser;
-            (url.clone(), visit(browser, url, budget).await)
+            let instance = &instances_ref[i % instances_ref.len()];
+            let device = if i % 2 == 0 {
+                Device::Desktop
+            } else {
+                Device::Mobile
+            };
+            let profile = args
+                .emulate
+                .then(|| DeviceProfile::for_device(device, &instance.version));
+            let outcome = visit(&instance.browser, url, profile.as_ref(), budget).await;
+            (url.clone(), outcome)
         })
         .buffer_unordered(args.concurrency.max(1))
         .collect()
@@ -180,12 +216,17 @@ async fn run(args: &Args) -> Result<String, String> {
 
     let mut loaded = 0usize;
     let mut titled = 0usize;
+    let mut total = Steps::default();
     let mut stderr = std::io::stderr().lock();
     for (url, outcome) in &outcomes {
         match outcome {
-            Outcome::Loaded { titled: t } => {
+            Outcome::Loaded { titled: t, steps } => {
                 loaded += 1;
                 titled += usize::from(*t);
+                total.open += steps.open;
+                total.load += steps.load;
+                total.title += steps.title;
+                total.close += steps.close;
             }
             Outcome::Failed(why) => {
                 let _ = writeln!(stderr, "bench-floor: {url}: {why}");
@@ -194,6 +235,10 @@ async fn run(args: &Args) -> Result<String, String> {
     }
     #[expect(clippy::cast_precision_loss, reason = "page counts are small")]
     let pages_per_s = outcomes.len() as f64 / pages_s.max(1e-9);
+    let mean_ms = |d: Duration| {
+        let n = u32::try_from(loaded.max(1)).unwrap_or(u32::MAX);
+        (d / n).as_secs_f64() * 1000.0
+    };
     let summary = serde_json::json!({
         "pages": outcomes.len(),
         "loaded": loaded,
@@ -204,13 +249,32 @@ async fn run(args: &Args) -> Result<String, String> {
         "launch_s": launch_s,
         "pages_s": pages_s,
         "pages_per_s": pages_per_s,
+        "mean_ms": {
+            "open": mean_ms(total.open),
+            "load": mean_ms(total.load),
+            "title": mean_ms(total.title),
+            "close": mean_ms(total.close),
+        },
     });
     Ok(format!("{summary}\n"))
 }
 
 /// Open a page, navigate (chromiumoxide waits for the load event), read the
 /// title, close the page.
-async fn visit(browser: &Browser, url: &str, budget: Duration) -> Outcome {
+async fn visit(
+    browser: &Browser,
+    url: &str,
+    profile: Option<&DeviceProfile>,
+    budget: Duration,
+) -> Outcome {
+    let mut steps = Steps::default();
+    let mut clock = Instant::now();
+    let mut lap = || {
+        let now = Instant::now();
+        let took = now - clock;
+        clock = now;
+        took
+    };
     let page = match browser
         .new_page(CreateTargetParams::new("about:blank"))
         .await
@@ -218,21 +282,56 @@ async fn visit(browser: &Browser, url: &str, budget: Duration) -> Outcome {
         Ok(page) => page,
         Err(e) => return Outcome::Failed(format!("new page: {e}")),
     };
-    let outcome = match tokio::time::timeout(budget, page.goto(url)).await {
-        Err(_) => Outcome::Failed("timed out".to_owned()),
-        Ok(Err(e)) => Outcome::Failed(format!("navigate: {e}")),
-        Ok(Ok(_)) => match page.get_title().await {
-            Ok(title) => Outcome::Loaded {
-                titled: title.is_some_and(|t| !t.is_empty()),
-            },
-            Err(e) => Outcome::Failed(format!("title: {e}")),
-        },
+    if let Some(profile) = profile {
+        if let Err(e) = emulate(&page, profile).await {
+            return Outcome::Failed(format!("emulation: {e}"));
+        }
+    }
+    steps.open = lap();
+    let titled = match tokio::time::timeout(budget, page.goto(url)).await {
+        Err(_) => Err("timed out".to_owned()),
+        Ok(Err(e)) => Err(format!("navigate: {e}")),
+        Ok(Ok(_)) => {
+            steps.load = lap();
+            let title = page.get_title().await;
+            steps.title = lap();
+            title
+                .map(|t| t.is_some_and(|t| !t.is_empty()))
+                .map_err(|e| format!("title: {e}"))
+        }
     };
     // As the pool does: close the target, not Page.close (no beforeunload).
     let _ = browser
         .execute(CloseTargetParams::new(page.target_id().clone()))
         .await;
-    outcome
+    steps.close = lap();
+    match titled {
+        Ok(titled) => Outcome::Loaded { titled, steps },
+        Err(why) => Outcome::Failed(why),
+    }
+}
+
+/// The device emulation `scan` applies before navigating (the same
+/// metrics, touch and user agent; without the client-hints metadata).
+async fn emulate(page: &chromiumoxide::Page, profile: &DeviceProfile) -> Result<(), String> {
+    let mut metrics = SetDeviceMetricsOverrideParams::new(
+        i64::from(profile.width),
+        i64::from(profile.height),
+        profile.device_scale_factor,
+        profile.mobile,
+    );
+    metrics.screen_width = Some(i64::from(profile.width));
+    metrics.screen_height = Some(i64::from(profile.height));
+    let mut touch = SetTouchEmulationEnabledParams::new(profile.touch);
+    if profile.touch {
+        touch.max_touch_points = Some(5);
+    }
+    let mut agent = SetUserAgentOverrideParams::new(profile.user_agent.clone());
+    agent.platform = Some(profile.platform.clone());
+    page.execute(metrics).await.map_err(|e| e.to_string())?;
+    page.execute(touch).await.map_err(|e| e.to_string())?;
+    page.execute(agent).await.map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Start one Chromium, wait for its `DevTools` address, connect.
@@ -281,7 +380,12 @@ async fn launch(executable: &std::path::Path, flags: &[String]) -> Result<Instan
         .await
         .map_err(|e| format!("cannot connect to DevTools: {e}"))?;
     tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let version = browser
+        .version()
+        .await
+        .map_err(|e| format!("Browser.getVersion failed: {e}"))?;
     Ok(Instance {
+        version: BrowserVersion::parse(&version.product, &version.user_agent),
         browser,
         child,
         _profile: profile,

@@ -1,6 +1,6 @@
 //! Our fault ([`BrowserError`]) vs the site's fault
 //! ([`crate::page::Unreachable`]), and the one classifier between them
-//! ([`classify`]): every `net::ERR_*` string and HTTP status the browser
+//! (`classify`): every `net::ERR_*` string and HTTP status the browser
 //! reports for a main document is mapped here and nowhere else.
 
 use crate::page::Unreachable;

@@ -133,9 +133,7 @@
   const backgroundClipsText = (el) => {
     for (let a = el, i = 0; a && i < 8; a = up(a), i += 1) {
       const cs = getComputedStyle(a);
-      if ((cs.backgroundClip || cs.webkitBackgroundClip) === 'text' || cs.webkitBackgroundClip === 'text') {
-        return true;
-      }
+      if (cs.backgroundClip === 'text' || cs.webkitBackgroundClip === 'text') return true;
     }
     return false;
   };

@@ -307,12 +307,12 @@ impl ChromeProcess {
         proxy: SocketAddr,
         timeout: Duration,
     ) -> Result<Self, BrowserError> {
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_stale_profiles);
         let launch_err = |reason: String| BrowserError::Launch {
             path: config.executable.display().to_string(),
             reason,
         };
-        static SWEEP: std::sync::Once = std::sync::Once::new();
-        SWEEP.call_once(sweep_stale_profiles);
         let profile = tempfile::Builder::new()
             .prefix(PROFILE_PREFIX)
             .tempdir()

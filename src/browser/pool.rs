@@ -235,7 +235,9 @@ impl BrowserPool {
         url: &str,
         budget: Duration,
     ) -> Result<PageSnapshot, RenderError> {
-        let rendered = self.render_with(target, url, budget, RenderOptions::default()).await?;
+        let rendered = self
+            .render_with(target, url, budget, RenderOptions::default())
+            .await?;
         Ok(rendered.snapshot)
     }
 
@@ -383,7 +385,8 @@ async fn render_once(
     options: RenderOptions,
 ) -> Result<Rendered, RenderError> {
     let browser = &instance.browser;
-    let setup_end = (Instant::now() + BROWSER_COMMAND_TIMEOUT).min(job.started + job.budget);
+    let hang_at = Instant::now() + BROWSER_COMMAND_TIMEOUT;
+    let setup_end = hang_at.min(job.started + job.budget);
     let session = guard
         .session()
         .await
@@ -399,7 +402,11 @@ async fn render_once(
         Some(Err(e)) => {
             return Err(crawler_error(instance, "Target.createBrowserContext", e).into())
         }
-        None => return Err(hung(instance, "Target.createBrowserContext").await.into()),
+        None => {
+            return Err(hung(instance, "Target.createBrowserContext", hang_at)
+                .await
+                .into())
+        }
     };
     tracing::trace!(elapsed = ?job.started.elapsed(), "context created");
     let result = async {
@@ -410,14 +417,18 @@ async fn render_once(
             Some(Err(e)) => {
                 return Err(crawler_error(instance, "Browser.setDownloadBehavior", e).into())
             }
-            None => return Err(hung(instance, "Browser.setDownloadBehavior").await.into()),
+            None => {
+                return Err(hung(instance, "Browser.setDownloadBehavior", hang_at)
+                    .await
+                    .into())
+            }
         }
         let mut params = CreateTargetParams::new("about:blank");
         params.browser_context_id = Some(context.clone());
         let page = match timed(browser.new_page(params), setup_end).await {
             Some(Ok(page)) => page,
             Some(Err(e)) => return Err(crawler_error(instance, "Target.createTarget", e).into()),
-            None => return Err(hung(instance, "Target.createTarget").await.into()),
+            None => return Err(hung(instance, "Target.createTarget", hang_at).await.into()),
         };
         tracing::trace!(elapsed = ?job.started.elapsed(), "page ready");
         let result = tokio::select! {
@@ -426,7 +437,9 @@ async fn render_once(
         };
         tracing::trace!(elapsed = ?job.started.elapsed(), "rendered");
         let screenshot = match &result {
-            Ok(_) if options.screenshot_bottom => render::screenshot_bottom(&page, job.profile).await,
+            Ok(_) if options.screenshot_bottom => {
+                render::screenshot_bottom(&page, job.profile).await
+            }
             _ => None,
         };
         // Closing the target rather than Page.close: the latter runs
@@ -436,7 +449,10 @@ async fn render_once(
             Instant::now() + TEARDOWN_TIMEOUT,
         )
         .await;
-        result.map(|snapshot| Rendered { snapshot, screenshot })
+        result.map(|snapshot| Rendered {
+            snapshot,
+            screenshot,
+        })
     }
     .await;
     dispose(instance, context).await;
@@ -463,7 +479,7 @@ async fn dispose(instance: &Instance, context: BrowserContextId) {
     match disposed {
         Some(Ok(_)) => {}
         Some(Err(e)) => {
-            tracing::debug!(pid = instance.pid, error = %e, "disposing a browser context failed")
+            tracing::debug!(pid = instance.pid, error = %e, "disposing a browser context failed");
         }
         None => tracing::debug!(pid = instance.pid, "disposing a browser context timed out"),
     }
@@ -487,8 +503,14 @@ fn crawler_error(
     }
 }
 
-/// A browser-level command did not answer: the browser is hung; replace it.
-async fn hung(instance: &Instance, step: &str) -> BrowserError {
+/// A browser-level command did not answer. Past `hang_at` the browser is
+/// hung and is replaced; before it, only the target's budget ran out.
+async fn hung(instance: &Instance, step: &str, hang_at: Instant) -> BrowserError {
+    if Instant::now() < hang_at {
+        return BrowserError::Protocol {
+            reason: format!("the budget ran out waiting for {step}"),
+        };
+    }
     instance.kill().await;
     BrowserError::Crashed {
         reason: format!("Chromium (pid {}) did not answer {step}", instance.pid),

@@ -136,7 +136,7 @@ pub(crate) async fn render(
         tokio::spawn(async move {
             if let Some(Ok(reply)) = timed(page.execute(NavigateParams::new(url)), end).await {
                 tx.send_modify(|t| {
-                    t.on_navigate_reply(reply.error_text.clone(), reply.is_download)
+                    t.on_navigate_reply(reply.error_text.clone(), reply.is_download);
                 });
             }
         })
@@ -370,6 +370,9 @@ async fn extract(page: &Page, frame: &FrameId, end: Instant) -> Result<Extracted
     let value = match evaluate(page, params, end).await {
         Ok(value) => value,
         Err(EvalError::Timeout) => return Err(ExtractError::Hung),
+        // Runtime.evaluate's own `timeout` stopped extract.js: the page
+        // left it no time (a renderer pegged by the site's scripts).
+        Err(EvalError::Exception(e)) if e.contains("terminated") => return Err(ExtractError::Hung),
         Err(EvalError::Cdp(e)) if e.contains("context") => return Err(ExtractError::Retry(e)),
         Err(EvalError::Cdp(e) | EvalError::Exception(e)) => {
             return Err(ExtractError::Failed(BrowserError::protocol(

@@ -4,8 +4,10 @@
 // It lets render.rs tell when a page has stopped changing without a fixed
 // sleep: it counts the page's pending SHORT one-shot timers (a footer
 // injected by `setTimeout(f, 1500)` after load must be waited for) and
-// remembers when the DOM last changed after parsing. render.rs reads both
-// through `globalThis.__beianAuditSettle()`.
+// remembers when the DOM last changed after parsing. A short
+// `<meta http-equiv=refresh>` counts as a pending timer too: it navigates
+// after load plus its delay, and the page it leads to is the one judged.
+// render.rs reads all this through `globalThis.__beianAuditSettle()`.
 //
 // What it deliberately ignores, so a busy page cannot keep us waiting:
 // setInterval and requestAnimationFrame (a clock redrawing 20 times a
@@ -90,6 +92,25 @@
 
   const readyState = () => apply(readyStateGetter, doc, []);
 
+  // Declarative refresh starts its delay once the document has loaded
+  // (HTML "shared declarative refresh steps").
+  const querySelector = Document.prototype.querySelector;
+  const getAttribute = Element.prototype.getAttribute;
+  const exec = RegExp.prototype.exec;
+  const toNumber = Number;
+  const REFRESH_GRACE_MS = 500;
+  let loadedAt = -1;
+  apply(EventTarget.prototype.addEventListener, g, ['load', () => { loadedAt = now(); }, true]);
+  const pendingRefresh = () => {
+    const meta = apply(querySelector, doc, ['meta[http-equiv="refresh" i]']);
+    if (!meta) return 0;
+    const m = apply(exec, /^\s*(\d+(?:\.\d*)?)/, [apply(getAttribute, meta, ['content']) || '']);
+    if (!m) return 0;
+    const ms = toNumber(m[1]) * 1000;
+    if (ms > MAX_DELAY_MS) return 0;
+    return loadedAt < 0 || now() - loadedAt < ms + REFRESH_GRACE_MS ? 1 : 0;
+  };
+
   // Mutations while the parser runs are the page arriving, not scripts
   // changing it; load already covers them.
   new Observer(() => {
@@ -103,7 +124,7 @@
       // location.href is unforgeable: no page can redefine it.
       href: loc.href,
       ready: readyState(),
-      timers: count,
+      timers: count + pendingRefresh(),
       sinceMutation: lastMutation < 0 ? -1 : now() - lastMutation,
     }),
     enumerable: false,

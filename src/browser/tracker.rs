@@ -1,4 +1,4 @@
-//! What a page's DevTools events say about its main frame.
+//! What a page's `DevTools` events say about its main frame.
 //!
 //! One pump task per render feeds every event the render listens to into a
 //! [`Tracker`] behind a `watch` channel: the main document's requests,
@@ -35,6 +35,8 @@ const NETWORK_QUIET: Duration = Duration::from_millis(300);
 /// A request in flight longer than this is a long poll or a stream; it no
 /// longer holds the settle wait.
 const LONG_REQUEST: Duration = Duration::from_secs(3);
+/// Redirect hops reported at most (a refresh loop makes hundreds).
+const MAX_REDIRECTS: usize = 32;
 
 // ---------------------------------------------------------------------------
 // Events
@@ -408,6 +410,10 @@ impl Tracker {
             }
             redirects.push(doc.url.clone());
         }
+        if redirects.len() > MAX_REDIRECTS {
+            // A refresh loop: the first hops and the last ones tell the story.
+            redirects.drain(MAX_REDIRECTS / 2..redirects.len() - MAX_REDIRECTS / 2);
+        }
         PageSnapshot {
             final_url: current.map(|d| d.url.clone()).unwrap_or_default(),
             status: current.and_then(|d| d.status),
@@ -499,6 +505,28 @@ mod tests {
         assert_eq!(s.redirects, vec!["http://a.test/old", "http://a.test/"]);
         assert_eq!(s.final_url, "http://b.test/");
         assert_eq!(s.addresses, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+    }
+
+    #[test]
+    fn a_redirect_loop_keeps_its_first_and_last_hops() {
+        let mut t = Tracker::new("F".to_owned());
+        for i in 0..100 {
+            t.docs.push(DocRequest {
+                id: format!("L{i}"),
+                url: format!("http://a.test/{i}"),
+                status: Some(200),
+                ..DocRequest::default()
+            });
+        }
+        t.committed = Some(Commit {
+            loader: "L99".to_owned(),
+            error_page: false,
+        });
+        let s = t.snapshot();
+        assert_eq!(s.redirects.len(), MAX_REDIRECTS);
+        assert_eq!(s.redirects[0], "http://a.test/0");
+        assert_eq!(s.redirects[MAX_REDIRECTS - 1], "http://a.test/98");
+        assert_eq!(s.final_url, "http://a.test/99");
     }
 
     #[test]

@@ -24,7 +24,13 @@ use crate::targets::{Device, Target};
 pub fn path(dir: &Path, line: u64, host: &str, device: Device) -> PathBuf {
     let host: String = host
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join(format!("{line}-{host}-{device}.png"))
 }
@@ -119,12 +125,21 @@ mod tests {
     }
 
     fn finding(code: FindingCode, host: &str, device: Device) -> Finding {
-        Finding::new(code, Some(format!("http://{host}/#{device}")), Evidence::default())
+        Finding::new(
+            code,
+            Some(format!("http://{host}/#{device}")),
+            Evidence::default(),
+        )
     }
 
     #[test]
     fn names_files_by_line_host_and_device() {
-        let p = path(Path::new("/ev"), 7, "www.xn--fsqu00a.xn--fiqs8s", Device::Mobile);
+        let p = path(
+            Path::new("/ev"),
+            7,
+            "www.xn--fsqu00a.xn--fiqs8s",
+            Device::Mobile,
+        );
         assert_eq!(p, Path::new("/ev/7-www.xn--fsqu00a.xn--fiqs8s-mobile.png"));
         let odd = path(Path::new("/ev"), 1, "../a/b", Device::Desktop);
         assert_eq!(odd, Path::new("/ev/1-.._a_b-desktop.png"));
@@ -136,7 +151,10 @@ mod tests {
         let hosts = ["a.test", "www.a.test"];
         for host in hosts {
             for device in Device::ALL {
-                let t = Target { host: host.to_owned(), device };
+                let t = Target {
+                    host: host.to_owned(),
+                    device,
+                };
                 save(dir.path(), 3, &t, Some(b"\x89PNG")).await;
             }
         }
@@ -178,7 +196,10 @@ mod tests {
     #[tokio::test]
     async fn a_missing_screenshot_removes_a_stale_one() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Target { host: "a.test".to_owned(), device: Device::Desktop };
+        let t = Target {
+            host: "a.test".to_owned(),
+            device: Device::Desktop,
+        };
         save(dir.path(), 2, &t, Some(b"old")).await;
         save(dir.path(), 2, &t, None).await;
         assert!(!path(dir.path(), 2, "a.test", Device::Desktop).exists());

@@ -139,7 +139,14 @@ impl Summary {
             .progress
             .then(|| tokio::runtime::Handle::try_current().ok())
             .flatten()
-            .map(|rt| rt.spawn(show_progress(Arc::clone(&live), options.total, started, bar.clone())));
+            .map(|rt| {
+                rt.spawn(show_progress(
+                    Arc::clone(&live),
+                    options.total,
+                    started,
+                    bar.clone(),
+                ))
+            });
         Ok(Summary {
             options,
             started,
@@ -157,7 +164,8 @@ impl Summary {
     pub fn add(&mut self, report: &RecordReport) {
         let live = &self.live;
         live.records.fetch_add(1, Ordering::Relaxed);
-        live.targets.fetch_add(report.targets.len() as u64, Ordering::Relaxed);
+        live.targets
+            .fetch_add(report.targets.len() as u64, Ordering::Relaxed);
         let verdict = match report.verdict {
             Verdict::Pass => &live.pass,
             Verdict::Fail => &live.fail,
@@ -174,11 +182,19 @@ impl Summary {
                 elapsed_ms: target.elapsed_ms,
             });
         }
-        self.slowest.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms).then_with(|| a.url.cmp(&b.url)));
+        self.slowest.sort_by(|a, b| {
+            b.elapsed_ms
+                .cmp(&a.elapsed_ms)
+                .then_with(|| a.url.cmp(&b.url))
+        });
         self.slowest.truncate(SLOWEST);
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(progress_message(live, self.options.total, self.started.elapsed()));
+            bar.set_message(progress_message(
+                live,
+                self.options.total,
+                self.started.elapsed(),
+            ));
         }
     }
 
@@ -287,7 +303,9 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
 fn progress_message(live: &Live, total: Option<u64>, elapsed: Duration) -> String {
     let records = live.records.load(Ordering::Relaxed);
     let rate = per_second(records, elapsed);
-    let eta = eta_secs(records, total, rate).map(|s| format!(" · ETA {s:.0}s")).unwrap_or_default();
+    let eta = eta_secs(records, total, rate)
+        .map(|s| format!(" · ETA {s:.0}s"))
+        .unwrap_or_default();
     format!(
         "{rate:.2}/s{eta} · pass {} · fail {} · error {}",
         live.pass.load(Ordering::Relaxed),
@@ -305,8 +323,17 @@ fn eta_secs(records: u64, total: Option<u64>, rate: f64) -> Option<f64> {
 
 /// Refresh the bar's rate and ETA every second; without a bar (stderr not a
 /// terminal, or JSON logs) log one `info` line every [`LOG_EVERY`] instead.
-async fn show_progress(live: Arc<Live>, total: Option<u64>, started: Instant, bar: Option<ProgressBar>) {
-    let period = if bar.is_some() { Duration::from_secs(1) } else { LOG_EVERY };
+async fn show_progress(
+    live: Arc<Live>,
+    total: Option<u64>,
+    started: Instant,
+    bar: Option<ProgressBar>,
+) {
+    let period = if bar.is_some() {
+        Duration::from_secs(1)
+    } else {
+        LOG_EVERY
+    };
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         every.tick().await;
@@ -341,14 +368,22 @@ fn table(s: &SummaryReport) -> String {
     let _ = writeln!(
         out,
         "beian-audit: {}{} records{of_total}, {} targets in {:.1} s ({:.2} targets/s)",
-        if s.interrupted { "interrupted after " } else { "" },
+        if s.interrupted {
+            "interrupted after "
+        } else {
+            ""
+        },
         s.records,
         s.targets,
         secs(s.elapsed_ms),
         s.targets_per_s
     );
     let v = s.verdicts;
-    let _ = writeln!(out, "  verdict   pass {:>6}   fail {:>6}   error {:>6}", v.pass, v.fail, v.error);
+    let _ = writeln!(
+        out,
+        "  verdict   pass {:>6}   fail {:>6}   error {:>6}",
+        v.pass, v.fail, v.error
+    );
     if !s.findings.is_empty() {
         let _ = writeln!(out, "  {:<26}{:>8}", "finding", "count");
         for (code, n) in &s.findings {
@@ -458,12 +493,27 @@ mod tests {
     #[test]
     fn counts_verdicts_codes_targets_and_the_slowest() {
         let mut s = summary(FailOn::Error);
-        s.add(&report(Verdict::Pass, &[FindingCode::IcpNotInFooter], &[5, 7]));
-        s.add(&report(Verdict::Fail, &[FindingCode::IcpNotLinked, FindingCode::IcpNotLinked], &(1..=12).collect::<Vec<u64>>()));
+        s.add(&report(
+            Verdict::Pass,
+            &[FindingCode::IcpNotInFooter],
+            &[5, 7],
+        ));
+        s.add(&report(
+            Verdict::Fail,
+            &[FindingCode::IcpNotLinked, FindingCode::IcpNotLinked],
+            &(1..=12).collect::<Vec<u64>>(),
+        ));
         s.add(&report(Verdict::Error, &[FindingCode::CrawlerError], &[3]));
         let r = s.report(false);
         assert_eq!((r.records, r.total, r.targets), (3, Some(3), 15));
-        assert_eq!(r.verdicts, VerdictCounts { pass: 1, fail: 1, error: 1 });
+        assert_eq!(
+            r.verdicts,
+            VerdictCounts {
+                pass: 1,
+                fail: 1,
+                error: 1
+            }
+        );
         assert_eq!(
             r.findings,
             BTreeMap::from([
@@ -473,7 +523,10 @@ mod tests {
             ])
         );
         assert_eq!(r.slowest.len(), 10);
-        assert!(r.slowest.windows(2).all(|w| w[0].elapsed_ms >= w[1].elapsed_ms));
+        assert!(r
+            .slowest
+            .windows(2)
+            .all(|w| w[0].elapsed_ms >= w[1].elapsed_ms));
         assert_eq!(s.status(), ExitStatus::Findings);
     }
 

@@ -84,7 +84,10 @@ fn content_security_policy() -> String {
 /// A CSP hash source, `sha256-<base64>`.
 fn sha256_source(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
-    format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(digest))
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// The text between the first `open` and the following `close` (empty if absent).
@@ -272,7 +275,10 @@ fn row(index: usize, report: &RecordReport, page: &Page<'_>, out: &mut String) {
     }
     for (rule, merged) in &by_rule {
         let rule = wire_name(rule);
-        let _ = write!(out, "<section class=\"rule\" data-rule=\"{rule}\"><h3>{rule}</h3>");
+        let _ = write!(
+            out,
+            "<section class=\"rule\" data-rule=\"{rule}\"><h3>{rule}</h3>"
+        );
         for m in merged {
             finding(m, out);
         }
@@ -392,14 +398,24 @@ fn screenshots(index: usize, report: &RecordReport, page: &Page<'_>, out: &mut S
 }
 
 /// Where a screenshot path points: as written (absolute, or relative to the
-/// working directory), else relative to `base`.
+/// working directory); else relative to `base` (the NDJSON's folder); else,
+/// for results copied off the machine that scanned (`kubectl cp`), the same
+/// file name in `base` or in `base/evidence`.
 fn locate(path: &str, base: Option<&Path>) -> Option<PathBuf> {
     let path = Path::new(path);
     if path.is_file() {
         return Some(path.to_owned());
     }
-    let in_base = base.filter(|_| path.is_relative())?.join(path);
-    in_base.is_file().then_some(in_base)
+    let base = base?;
+    let mut candidates = Vec::new();
+    if path.is_relative() {
+        candidates.push(base.join(path));
+    }
+    if let Some(name) = path.file_name() {
+        candidates.push(base.join(name));
+        candidates.push(base.join("evidence").join(name));
+    }
+    candidates.into_iter().find(|c| c.is_file())
 }
 
 /// A screenshot's bytes, when it is a PNG file small enough to inline.
@@ -489,7 +505,25 @@ mod tests {
     #[test]
     fn a_web_url_is_linked_in_serialised_form() {
         let html = link("https://beian.miit.gov.cn/\"><script>");
-        assert!(html.starts_with("<a href=\"https://beian.miit.gov.cn/%22%3E%3Cscript%3E\""), "{html}");
+        assert!(
+            html.starts_with("<a href=\"https://beian.miit.gov.cn/%22%3E%3Cscript%3E\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn screenshots_copied_next_to_the_ndjson_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("evidence")).unwrap();
+        let copied = dir.path().join("evidence/3-a.test-desktop.png");
+        std::fs::write(&copied, b"png").unwrap();
+        let found = locate("/out/evidence/3-a.test-desktop.png", Some(dir.path()));
+        assert_eq!(found, Some(copied));
+        assert_eq!(
+            locate("/out/evidence/4-b.test-desktop.png", Some(dir.path())),
+            None
+        );
+        assert_eq!(locate("/out/evidence/3-a.test-desktop.png", None), None);
     }
 
     #[test]
@@ -504,7 +538,10 @@ mod tests {
     #[test]
     fn the_policy_hashes_the_template_style_and_script() {
         let csp = content_security_policy();
-        assert!(csp.starts_with("default-src 'none'; img-src data:; style-src 'sha256-"), "{csp}");
+        assert!(
+            csp.starts_with("default-src 'none'; img-src data:; style-src 'sha256-"),
+            "{csp}"
+        );
         assert!(!csp.contains("unsafe"));
         assert!(!between(TEMPLATE, "<script>", "</script>").is_empty());
         assert!(!between(TEMPLATE, "<style>", "</style>").contains("{{"));

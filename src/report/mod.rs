@@ -69,7 +69,8 @@ pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
             Ok(report) => out.reports.push(report),
             Err(e) => {
                 out.skipped += 1;
-                out.first_skipped.get_or_insert((index as u64 + 1, e.to_string()));
+                out.first_skipped
+                    .get_or_insert((index as u64 + 1, e.to_string()));
             }
         }
     }
@@ -80,7 +81,11 @@ pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
 /// `args.output` (or stdout).
 pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     let stdin = args.input == Path::new("-");
-    let source = if stdin { "<stdin>".to_owned() } else { args.input.display().to_string() };
+    let source = if stdin {
+        "<stdin>".to_owned()
+    } else {
+        args.input.display().to_string()
+    };
     let read_err = |source_err: io::Error| ReportError::Read {
         path: source.clone(),
         source: source_err,
@@ -101,7 +106,11 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
         );
     }
     // Relative screenshot paths are tried against the NDJSON's folder too.
-    let base = if stdin { None } else { args.input.parent().map(Path::to_path_buf) };
+    let base = if stdin {
+        None
+    } else {
+        args.input.parent().map(Path::to_path_buf)
+    };
     let page = Page {
         source: &source,
         skipped: scan.skipped,
@@ -109,12 +118,21 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     };
     let html = render(&scan.reports, &page);
     let (name, result) = if let Some(path) = &args.output {
-        (path.display().to_string(), write_file(path, html.as_bytes()))
+        (
+            path.display().to_string(),
+            write_file(path, html.as_bytes()),
+        )
     } else {
         let mut out = io::stdout().lock();
-        ("<stdout>".to_owned(), out.write_all(html.as_bytes()).and_then(|()| out.flush()))
+        (
+            "<stdout>".to_owned(),
+            out.write_all(html.as_bytes()).and_then(|()| out.flush()),
+        )
     };
-    result.map_err(|source| ReportError::Write { path: name.clone(), source })?;
+    result.map_err(|source| ReportError::Write {
+        path: name.clone(),
+        source,
+    })?;
     tracing::info!(records = scan.reports.len(), output = %name, "report written");
     Ok(ExitStatus::Passed)
 }

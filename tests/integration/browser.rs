@@ -505,7 +505,7 @@ async fn a_footer_injected_after_load_is_waited_for_and_a_static_page_is_not() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failures_are_classified() {
+async fn failures_are_classified_and_redirects_followed() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_addr = closed.local_addr().unwrap();
     drop(closed);
@@ -524,6 +524,16 @@ async fn failures_are_classified() {
         (
             "/moved",
             Route::html("").status(302).header("Location", "/final"),
+        ),
+        (
+            "/refresh",
+            Route::html(&doc("<meta http-equiv=refresh content='1; url=/final'><p>跳转中</p>")),
+        ),
+        (
+            "/scripted",
+            Route::html(&doc(
+                "<script>addEventListener('load', () => setTimeout(() => location.href = '/final', 300));</script>",
+            )),
         ),
         (
             "/final",
@@ -569,10 +579,18 @@ async fn failures_are_classified() {
         "{download:?}"
     );
     let moved = render_ok(&pool, Device::Mobile, "/moved").await;
-    pool.close().await;
     assert_eq!(moved.final_url, "http://site.test/final");
     assert_eq!(moved.redirects, vec!["http://site.test/moved".to_owned()]);
     assert_eq!(moved.status, Some(200));
+    // Client-side redirects after load are followed too: the page they lead
+    // to is the one judged (SPEC's A 跳转 B).
+    for path in ["/refresh", "/scripted"] {
+        let landed = render_ok(&pool, Device::Desktop, path).await;
+        assert_eq!(landed.final_url, "http://site.test/final", "{path}");
+        assert_eq!(landed.redirects, vec![format!("http://site.test{path}")]);
+        assert!(segment(&landed, "京ICP备12345678号-1").visible, "{path}");
+    }
+    pool.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

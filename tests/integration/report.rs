@@ -52,7 +52,12 @@ fn target(host: &str, device: Device, title: &str, href: Option<&str>) -> Target
     }
 }
 
-fn record(line: u64, domain: &str, findings: Vec<Finding>, targets: Vec<TargetReport>) -> RecordReport {
+fn record(
+    line: u64,
+    domain: &str,
+    findings: Vec<Finding>,
+    targets: Vec<TargetReport>,
+) -> RecordReport {
     RecordReport {
         domain: domain.to_owned(),
         id: Some(serde_json::json!(format!("id-{line}"))),
@@ -98,17 +103,43 @@ fn reports(shot: &Path) -> Vec<RecordReport> {
             },
         )
     };
+    let mut all = vec![record(
+        2,
+        hostile,
+        vec![
+            wrong_link(Device::Desktop),
+            wrong_link(Device::Mobile),
+            mismatch(Device::Desktop),
+        ],
+        vec![
+            target(
+                hostile,
+                Device::Desktop,
+                HOSTILE_TITLE,
+                Some("javascript:alert(1)"),
+            ),
+            target(
+                hostile,
+                Device::Mobile,
+                HOSTILE_TITLE,
+                Some(" JAVASCRIPT:alert(2)"),
+            ),
+        ],
+    )];
+    all.extend(plain_records());
+    all
+}
+
+/// A pass, a crawler error, markup in a domain with a missing screenshot,
+/// a warning only.
+fn plain_records() -> Vec<RecordReport> {
     vec![
         record(
-            2,
-            hostile,
-            vec![wrong_link(Device::Desktop), wrong_link(Device::Mobile), mismatch(Device::Desktop)],
-            vec![
-                target(hostile, Device::Desktop, HOSTILE_TITLE, Some("javascript:alert(1)")),
-                target(hostile, Device::Mobile, HOSTILE_TITLE, Some(" JAVASCRIPT:alert(2)")),
-            ],
+            3,
+            "ok.test",
+            Vec::new(),
+            vec![target("ok.test", Device::Desktop, "清风文化", None)],
         ),
-        record(3, "ok.test", Vec::new(), vec![target("ok.test", Device::Desktop, "清风文化", None)]),
         record(
             4,
             "broken.test",
@@ -270,62 +301,72 @@ async fn report_page_escapes_site_strings_counts_the_input_and_filters() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "stderr:\n{stderr}");
     assert!(run.stdout.is_empty(), "report -o writes nothing to stdout");
-    assert!(stderr.contains("skipped 1 line"), "stderr says a line was skipped:\n{stderr}");
+    assert!(
+        stderr.contains("skipped 1 line"),
+        "stderr says a line was skipped:\n{stderr}"
+    );
     let html = std::fs::read_to_string(&html_path).unwrap();
-    assert!(!html.contains(HOSTILE_TITLE), "the hostile title is escaped");
+    assert!(
+        !html.contains(HOSTILE_TITLE),
+        "the hostile title is escaped"
+    );
     assert!(html.contains("&lt;script&gt;window.__pwned=1&lt;/script&gt;"));
     assert!(html.contains("Content-Security-Policy"));
 
     // What the input holds, counted here.
-    let mut verdicts: BTreeMap<String, u64> = ["pass", "fail", "error"].iter().map(|v| ((*v).to_owned(), 0)).collect();
+    let mut verdicts: BTreeMap<String, u64> = ["pass", "fail", "error"]
+        .iter()
+        .map(|v| ((*v).to_owned(), 0))
+        .collect();
     let mut codes: BTreeMap<String, u64> = BTreeMap::new();
     for report in &input {
-        *verdicts.entry(serde_json::to_value(report.verdict).unwrap().as_str().unwrap().to_owned()).or_default() += 1;
+        *verdicts
+            .entry(
+                serde_json::to_value(report.verdict)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+            .or_default() += 1;
         for finding in &report.findings {
             *codes.entry(finding.code.as_str().to_owned()).or_default() += 1;
         }
     }
 
-    let profile = tempfile::tempdir().unwrap();
-    // Flags without leading dashes: chromiumoxide adds them (upstream #306).
-    let config = BrowserConfig::builder()
-        .chrome_executable(HEADLESS_SHELL)
-        .no_sandbox()
-        .user_data_dir(profile.path())
-        .args([
-            "disable-background-networking",
-            "disable-component-update",
-            "no-first-run",
-            "disable-sync",
-            "disable-dev-shm-usage",
-        ])
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.unwrap();
-    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
-    let url = url::Url::from_file_path(&html_path).unwrap();
-    let page = browser.new_page(url.as_str()).await.unwrap();
-    page.wait_for_navigation().await.unwrap();
-    let shown: Shown = page.evaluate(READ_PAGE).await.unwrap().into_value().unwrap();
-    let filtered: Filtered = page.evaluate(FILTER).await.unwrap().into_value().unwrap();
-    let _ = browser.close().await;
-    let _ = browser.wait().await;
-    events.abort();
+    let (shown, filtered) = open_in_chromium(&html_path).await;
 
     assert_eq!(shown.pwned, "undefined", "no site string ran as script");
-    assert_eq!(shown.bad_links, Vec::<String>::new(), "no javascript: (or other) links");
+    assert_eq!(
+        shown.bad_links,
+        Vec::<String>::new(),
+        "no javascript: (or other) links"
+    );
     // Finding targets (2 + 1 + 1 + 1 + 1), target tables (2 × 2 + 1 × 2), one
     // evidence final URL: every http(s) URL, and nothing else, is a link.
     assert_eq!(shown.web_links, 6 + 6 + 1);
     assert_eq!(shown.scripts, 1, "the page's only script is ours");
     assert!(shown.styled, "the inline style is admitted by its hash");
-    assert_eq!(shown.image_width, 1, "the screenshot is inlined as a data: PNG");
+    assert_eq!(
+        shown.image_width, 1,
+        "the screenshot is inlined as a data: PNG"
+    );
     assert_eq!(shown.records, input.len() as u64);
     assert_eq!(shown.rows, input.len() as u64);
-    assert_eq!(shown.visible_rows, input.len() as u64, "every row shown at first");
+    assert_eq!(
+        shown.visible_rows,
+        input.len() as u64,
+        "every row shown at first"
+    );
     assert_eq!(shown.skipped, 1);
-    assert_eq!(shown.findings, input.iter().map(|r| r.findings.len() as u64).sum::<u64>());
-    assert_eq!(shown.targets, input.iter().map(|r| r.targets.len() as u64).sum::<u64>());
+    assert_eq!(
+        shown.findings,
+        input.iter().map(|r| r.findings.len() as u64).sum::<u64>()
+    );
+    assert_eq!(
+        shown.targets,
+        input.iter().map(|r| r.targets.len() as u64).sum::<u64>()
+    );
     assert_eq!(shown.verdicts, verdicts);
     assert_eq!(shown.codes, codes);
     assert_eq!(
@@ -340,4 +381,39 @@ async fn report_page_escapes_site_strings_counts_the_input_and_filters() {
         "filters: no code ⇒ only the record without findings; one code ⇒ its records; \
          unticking pass hides the passes (warn.test has only a warning: it passes)"
     );
+}
+
+/// Open the page in the headless shell; read it, then work its filters.
+async fn open_in_chromium(html_path: &Path) -> (Shown, Filtered) {
+    let profile = tempfile::tempdir().expect("profile dir");
+    // Flags without leading dashes: chromiumoxide adds them (upstream #306).
+    let config = BrowserConfig::builder()
+        .chrome_executable(HEADLESS_SHELL)
+        .no_sandbox()
+        .user_data_dir(profile.path())
+        .args([
+            "disable-background-networking",
+            "disable-component-update",
+            "no-first-run",
+            "disable-sync",
+            "disable-dev-shm-usage",
+        ])
+        .build()
+        .expect("browser config");
+    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch Chromium");
+    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let url = url::Url::from_file_path(html_path).expect("file URL");
+    let page = browser
+        .new_page(url.as_str())
+        .await
+        .expect("open the report");
+    page.wait_for_navigation().await.expect("load the report");
+    let read = page.evaluate(READ_PAGE).await.expect("read the page");
+    let shown: Shown = read.into_value().expect("page facts");
+    let worked = page.evaluate(FILTER).await.expect("work the filters");
+    let filtered: Filtered = worked.into_value().expect("filter facts");
+    let _ = browser.close().await;
+    let _ = browser.wait().await;
+    events.abort();
+    (shown, filtered)
 }

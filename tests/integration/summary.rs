@@ -25,7 +25,7 @@ const RECORDS: &str = "domain,service_name,icp_number,gongan_number,ips,hosts,id
 
 fn write_records(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("records.csv");
-    std::fs::write(&path, RECORDS).unwrap();
+    std::fs::write(&path, RECORDS).expect("write records.csv");
     path
 }
 
@@ -49,12 +49,24 @@ fn summary_json_matches_the_output_and_json_logs_keep_every_stderr_line_json() {
     // stderr: every line a JSON object (logs, progress, the summary event).
     let mut messages = Vec::new();
     for line in output.stderr.lines() {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line:?}\nstderr:\n{}", output.stderr));
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+            panic!(
+                "stderr line is not JSON ({e}): {line:?}\nstderr:\n{}",
+                output.stderr
+            )
+        });
         assert!(value.is_object(), "{line}");
-        messages.push(value["fields"]["message"].as_str().unwrap_or_default().to_owned());
+        messages.push(
+            value["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
-    assert!(messages.iter().any(|m| m == "scan finished"), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m == "scan finished"),
+        "{messages:?}"
+    );
 
     let text = std::fs::read_to_string(&summary_path).unwrap();
     let summary: SummaryReport = serde_json::from_str(&text).unwrap();
@@ -74,16 +86,27 @@ fn summary_json_matches_the_output_and_json_logs_keep_every_stderr_line_json() {
     assert_eq!(summary.total, Some(6), "a file input is counted ahead");
     assert_eq!(summary.verdicts, verdicts);
     assert_eq!(summary.findings, codes);
-    assert_eq!(summary.targets, reports.iter().map(|r| r.targets.len() as u64).sum::<u64>());
+    assert_eq!(
+        summary.targets,
+        reports.iter().map(|r| r.targets.len() as u64).sum::<u64>()
+    );
     assert!(!summary.interrupted);
     assert!(summary.targets_per_s > 0.0);
     // `reports()` zeroes the timings; read them from the raw lines.
-    let raw: Vec<RecordReport> = output.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let raw: Vec<RecordReport> = output
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let mut slowest: Vec<(u64, String)> = raw
         .iter()
-        .flat_map(|r| r.targets.iter().map(|t| (t.elapsed_ms, format!("{}#{}", t.url, t.device))))
+        .flat_map(|r| {
+            r.targets
+                .iter()
+                .map(|t| (t.elapsed_ms, format!("{}#{}", t.url, t.device)))
+        })
         .collect();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     assert_eq!(summary.slowest.len(), 10);
     let got: Vec<u64> = summary.slowest.iter().map(|s| s.elapsed_ms).collect();
     let want: Vec<u64> = slowest.iter().take(10).map(|s| s.0).collect();
@@ -99,7 +122,13 @@ fn text_logs_end_with_the_summary_table_and_no_progress_means_none() {
         .run();
     output.assert_status(0);
     assert_eq!(output.reports().len(), 1);
-    assert!(output.stderr.contains("beian-audit: 1 records, 4 targets in"), "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .contains("beian-audit: 1 records, 4 targets in"),
+        "{}",
+        output.stderr
+    );
     assert!(!output.stderr.contains("progress"), "{}", output.stderr);
 }
 
@@ -110,7 +139,9 @@ fn fails(report: &RecordReport, label: &str) -> bool {
             && f.severity == Severity::Error
             && !matches!(
                 f.code,
-                FindingCode::SiteUnreachable | FindingCode::AddressRefused | FindingCode::CrawlerError
+                FindingCode::SiteUnreachable
+                    | FindingCode::AddressRefused
+                    | FindingCode::CrawlerError
             )
     })
 }
@@ -150,7 +181,10 @@ fn evidence_pictures_exactly_the_failing_targets_and_report_inlines_them() {
                 assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is a PNG");
                 expected_files.push(name);
             } else {
-                assert!(shots.iter().all(Option::is_none), "{label} does not fail: {shots:?}");
+                assert!(
+                    shots.iter().all(Option::is_none),
+                    "{label} does not fail: {shots:?}"
+                );
             }
         }
     }
@@ -171,7 +205,10 @@ fn evidence_pictures_exactly_the_failing_targets_and_report_inlines_them() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     on_disk.sort();
-    assert_eq!(on_disk, expected_files, "pictures of passing targets are deleted");
+    assert_eq!(
+        on_disk, expected_files,
+        "pictures of passing targets are deleted"
+    );
 
     let ndjson = dir.path().join("scan.ndjson");
     std::fs::write(&ndjson, &output.stdout).unwrap();
@@ -185,5 +222,8 @@ fn evidence_pictures_exactly_the_failing_targets_and_report_inlines_them() {
         .unwrap();
     assert!(status.success());
     let html = std::fs::read_to_string(&html_path).unwrap();
-    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), expected_files.len());
+    assert_eq!(
+        html.matches("src=\"data:image/png;base64,").count(),
+        expected_files.len()
+    );
 }
