@@ -54,9 +54,14 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 log "building release binaries"
 cargo build --release --locked --bins >&2
 bench_started=$(date +%s)
-bin=target/release
-
 work=$(mktemp -d -t beian-bench.XXXXXX)
+# A snapshot of the binaries: a build by someone else mid-run must not swap
+# them (cargo replaces, never rewrites, so a hard link keeps these bytes).
+bin=$work/bin
+mkdir -p "$bin"
+for b in beian-audit bench-floor fixture-farm; do
+  ln "target/release/$b" "$bin/$b" 2>/dev/null || cp "target/release/$b" "$bin/$b"
+done
 farm_pid=
 cleanup() {
   if [ -n "$farm_pid" ]; then kill "$farm_pid" 2>/dev/null || true; fi

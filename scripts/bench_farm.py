@@ -123,14 +123,18 @@ def main():
 
 
 def deal(rng, n):
-    """The kinds of `n` sites: shares rounded so that each kind with a share
-    appears once n is large enough, in a seeded order."""
+    """The kinds of `n` sites in a seeded order: shares rounded down, every
+    kind at least once when there are enough sites, the rest by largest
+    remainder; `static` absorbs the difference."""
     counts = {kind: int(share * n + 1e-9) for kind, share in KINDS}
+    if n >= len(KINDS):
+        counts = {kind: max(1, c) for kind, c in counts.items()}
     rest = n - sum(counts.values())
-    # Hand the remainder out by largest fractional part, then by share.
-    by_fraction = sorted(KINDS, key=lambda ks: (-(ks[1] * n - counts[ks[0]]), -ks[1]))
-    for kind, _ in by_fraction[:rest]:
+    by_fraction = sorted(KINDS, key=lambda ks: (-(ks[1] * n - int(ks[1] * n + 1e-9)), -ks[1]))
+    for kind, _ in by_fraction[:max(rest, 0)]:
         counts[kind] += 1
+    if rest < 0:
+        counts["static"] += rest
     deck = [kind for kind, _ in KINDS for _ in range(counts[kind])]
     rng.shuffle(deck)
     return deck
@@ -196,7 +200,8 @@ class Farm:
         elif kind == "fonts":
             head += self.fonts(d)
         elif kind == "long":
-            sections = self.sections(rng.randint(150, 400))
+            # A portal's front page: hundreds of sections of link lists.
+            sections = self.sections(rng.randint(200, 500), links=True)
         elif kind == "slow":
             routes["/"] = {"delay_ms": rng.randint(800, 2500)}
         elif kind == "redirect-www":
@@ -296,14 +301,21 @@ class Farm:
                            f'target="_blank">{site["gongan"]}</a>')
         return f"<p>© 2024 {site['name']} 版权所有</p><p>{icp_html}{gongan_html}</p>"
 
-    def sections(self, n):
+    def sections(self, n, links=False):
         rng = self.rng
         out = []
-        for _ in range(n):
+        for k in range(n):
             heading = "".join(rng.choice(WORDS) for _ in range(rng.randint(2, 4)))
             para = "，".join("".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8)))
                             for _ in range(rng.randint(2, 6)))
-            out.append(f"<section><h2>{heading}</h2><p>{para}。</p></section>\n")
+            items = ""
+            if links:
+                items = "<ul>" + "".join(
+                    f'<li><a href="/news/{k}-{j}.html">'
+                    + "".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9)))
+                    + f"</a> <span>2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}</span></li>"
+                    for j in range(rng.randint(4, 10))) + "</ul>"
+            out.append(f"<section><h2>{heading}</h2><p>{para}。</p>{items}</section>\n")
         return "".join(out)
 
     def gallery(self, d):

@@ -17,7 +17,9 @@ measure  runs CMD and writes one JSON object to FILE: wall time, CPU seconds
          of every process of the tree, exactly: a process's rusage is added
          to its reaper's children's rusage, all the way up. A sampled figure
          (the last utime+stime seen per process, sampled every --interval)
-         is kept beside it as a cross-check.
+         is kept beside it as a cross-check, and broken down by process
+         role (the command itself, Chromium's browser, renderer, gpu-process,
+         network service ...), from each process's command line.
 
          Memory: every --interval the tree is walked through /proc (each
          process's parent from /proc/PID/stat) and its RSS summed; every
@@ -112,6 +114,29 @@ def read_pss_kib(pid):
     return 0
 
 
+def role(pid, root_child):
+    """What a process of the tree is: the measured command itself, or the
+    Chromium process type from its command line."""
+    if pid == root_child:
+        return "command"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "gone"
+    if len(args) == 1:
+        # Chromium's helpers rewrite their command line as one string.
+        args = args[0].split(b" ")
+    kind = next((a[len(b"--type="):] for a in args if a.startswith(b"--type=")), None)
+    if kind is None:
+        return "chromium-browser" if args and b"chrom" in args[0] else "other"
+    sub = next((a.split(b".")[-1] for a in args if a.startswith(b"--utility-sub-type=")), b"")
+    name = kind.decode(errors="replace")
+    if sub:
+        name += ":" + sub.decode(errors="replace")
+    return name
+
+
 def tree(root):
     """{pid: stat} of every live descendant of `root`."""
     stats = {}
@@ -145,6 +170,7 @@ def measure(cmd, args):
     status = None
     ended = None
     last_ticks = {}
+    roles = {}
     peak_rss = peak_pss = 0
     max_procs = samples = 0
     grace_end = None
@@ -169,6 +195,8 @@ def measure(cmd, args):
         max_procs = max(max_procs, len(procs))
         for pid, (_, start, ticks, _) in procs.items():
             last_ticks[(pid, start)] = ticks
+            if (pid, start) not in roles:
+                roles[(pid, start)] = role(pid, child.pid)
         peak_rss = max(peak_rss, sum(st[3] for st in procs.values()) * PAGE)
         if samples % max(args.pss_every, 1) == 1 or args.pss_every <= 1:
             peak_pss = max(peak_pss, sum(read_pss_kib(pid) for pid in procs) * 1024)
@@ -197,6 +225,7 @@ def measure(cmd, args):
         "max_procs": max_procs,
         "samples": samples,
         "monitor_cpu_s": round(me_usage.ru_utime + me_usage.ru_stime, 3),
+        "cpu_sampled_by_role_s": by_role(last_ticks, roles),
     }
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(result, f)
@@ -217,6 +246,17 @@ def brief(args):
         except (OSError, ValueError, KeyError):
             words.append("?")
     print(" ".join(words))
+
+
+def by_role(last_ticks, roles):
+    """Sampled CPU seconds per process role (processes counted per role)."""
+    out = {}
+    for key, ticks in last_ticks.items():
+        name = roles.get(key, "other")
+        seconds, count = out.get(name, (0.0, 0))
+        out[name] = (seconds + ticks / CLK_TCK, count + 1)
+    return {name: {"cpu_s": round(s, 2), "processes": n}
+            for name, (s, n) in sorted(out.items(), key=lambda kv: -kv[1][0])}
 
 
 # -- check --------------------------------------------------------------------

@@ -297,6 +297,7 @@ async fn render_target(
             target,
             result: Err(failure),
             elapsed: Duration::ZERO,
+            partial: None,
         };
     }
     // The site slot first, so a busy site never holds a page slot idle.
@@ -306,7 +307,15 @@ async fn render_target(
     let mut last = None;
     for (i, scheme) in schemes.iter().enumerate() {
         let url = target.url(scheme);
-        let result = render_with_retries(ctx, line, &target, &url).await;
+        let (result, partial) = match render_with_retries(ctx, line, &target, &url).await {
+            // An error page arrived: the site is unreachable (SPEC §2), but
+            // its URL, status and address are facts worth reporting.
+            Ok(page) if page.status.is_some_and(|s| s >= 400) => {
+                let status = page.status.unwrap_or_default();
+                (Err(TargetFailure::Unreachable(Unreachable::HttpStatus { status })), Some(page))
+            }
+            other => (other, None),
+        };
         let is_last = i + 1 == schemes.len();
         if let Err(TargetFailure::Unreachable(why)) = &result {
             if !is_last && falls_back(why) {
@@ -319,6 +328,7 @@ async fn render_target(
             url,
             result,
             elapsed: start.elapsed(),
+            partial,
         });
         break;
     }
@@ -329,6 +339,7 @@ async fn render_target(
             reason: "no scheme to try".to_owned(),
         }),
         elapsed: start.elapsed(),
+        partial: None,
     })
 }
 

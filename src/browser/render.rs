@@ -192,8 +192,10 @@ async fn drive(
         }
         let _ = tokio::time::timeout_at(wake, rx.changed()).await;
     }
-    if let Some(status) = rx.borrow().status_failure() {
-        return Err(status.into());
+    if rx.borrow().status_failure().is_some() {
+        // An error page: no need to settle or read it; the caller judges the
+        // status, and the output reports its URL, status and address.
+        return Ok(rx.borrow().snapshot());
     }
 
     tracing::trace!(elapsed = ?job.started.elapsed(), "committed");
@@ -242,10 +244,10 @@ async fn drive(
     let mut snapshot = tracker.snapshot();
     drop(tracker);
     snapshot.status = snapshot.status.or(extracted.status);
-    if let Some(status) = snapshot.status.filter(|s| *s >= 400) {
-        return Err(Unreachable::HttpStatus { status }.into());
-    }
-    if extracted.empty && extracted.title.trim().is_empty() {
+    // An HTTP error page is returned as a page: whether it counts as
+    // unreachable is the caller's call (SPEC §2 says it does), and its facts
+    // (final URL, status, address) belong in the output either way.
+    if extracted.empty && snapshot.status.is_none_or(|s| s < 400) && extracted.title.trim().is_empty() {
         return Err(Unreachable::EmptyDocument.into());
     }
     snapshot.final_url = extracted.url;
@@ -282,29 +284,33 @@ async fn settle(
             return Ok(());
         }
         let probe_end = (now + PROBE_TIMEOUT).min(end);
+        // A probe that fails or cannot be read says nothing about timers or
+        // the DOM, so it never counts as quiet (under CPU load it would end
+        // settle before a 1.5 s footer timer fires).
         let probe = match evaluate(page, EvaluateParams::new(PROBE_JS), probe_end).await {
-            Ok(value) => serde_json::from_value::<Probe>(value).unwrap_or_else(|e| {
-                tracing::debug!(error = %e, "unreadable settle probe");
-                Probe::default()
-            }),
+            Ok(value) => serde_json::from_value::<Probe>(value)
+                .map_err(|e| tracing::debug!(error = %e, "unreadable settle probe"))
+                .ok(),
             // A busy main thread: keep waiting; extraction decides ScriptHung.
             Err(e) => {
                 tracing::debug!(error = %e, "settle probe failed");
-                Probe::default()
+                None
             }
         };
+        let probe_read = probe.is_some();
+        let probe = probe.unwrap_or_default();
         let now = Instant::now();
         {
             let t = rx.borrow_and_update();
             if t.crashed {
                 return Err(Unreachable::RendererCrashed.into());
             }
-            if let Some(status) = t.status_failure() {
-                return Err(status.into());
+            if t.status_failure().is_some() {
+                return Ok(());
             }
             let loaded = t.loaded() || probe.ready == "complete";
             let network_quiet = t.network_quiet(now);
-            let timers_quiet = probe.timers < 1.0;
+            let timers_quiet = probe_read && probe.timers < 1.0;
             if loaded && network_quiet && timers_quiet {
                 let since = *quiet_since.get_or_insert(now);
                 let dom_quiet = !probe.injected

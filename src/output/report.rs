@@ -89,10 +89,16 @@ impl TargetReport {
             error: None,
             elapsed_ms: millis(outcome.elapsed),
         };
-        let page = match &outcome.result {
-            Ok(page) => page,
-            Err(failure) => {
+        let page = match (&outcome.result, &outcome.partial) {
+            (Ok(page), _) => page,
+            (Err(failure), partial) => {
                 report.error = Some(failure.to_string());
+                if let Some(page) = partial {
+                    report.final_url = Some(page.final_url.clone());
+                    report.status = page.status;
+                    report.addresses.clone_from(&page.addresses);
+                    report.title = Some(page.title.clone());
+                }
                 return report;
             }
         };

@@ -39,6 +39,9 @@ pub struct TargetOutcome {
     pub result: Result<PageSnapshot, TargetFailure>,
     /// Wall time spent on this target.
     pub elapsed: Duration,
+    /// When `result` is a failure, the facts that could still be read (the
+    /// final URL, status and addresses of an HTTP error page); never judged.
+    pub partial: Option<PageSnapshot>,
 }
 
 impl TargetOutcome {

@@ -115,6 +115,7 @@ pub(crate) fn outcome(
         target,
         result,
         elapsed: Duration::from_millis(5),
+        partial: None,
     }
 }
 
