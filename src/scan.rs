@@ -383,11 +383,11 @@ async fn render_with_retries(
     let mut attempt = 0;
     let options = RenderOptions {
         screenshot_bottom: ctx.config.evidence.is_some(),
+        navigate_gate: ctx.throttle.rate_limiter(),
     };
     let budget = ctx.config.timeout;
     loop {
-        ctx.throttle.load().await;
-        match ctx.pool.render_with(target, url, budget, options).await {
+        match ctx.pool.render_with(target, url, budget, options.clone()).await {
             Ok(rendered) => {
                 if let Some(dir) = &ctx.config.evidence {
                     evidence::save(dir, line, target, rendered.screenshot.as_deref()).await;

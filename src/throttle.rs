@@ -14,7 +14,7 @@ pub const PER_SITE: usize = 2;
 
 /// The rate limit and the per-site cap of one scan.
 pub struct Throttle {
-    rate: Option<DefaultDirectRateLimiter>,
+    rate: Option<Arc<DefaultDirectRateLimiter>>,
     sites: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -28,7 +28,7 @@ impl Throttle {
     pub fn new(rate: Option<NonZeroU32>) -> Throttle {
         Throttle {
             // A burst of one: loads are spread evenly, never bunched.
-            rate: rate.map(|r| RateLimiter::direct(Quota::per_second(r).allow_burst(NonZeroU32::MIN))),
+            rate: rate.map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r).allow_burst(NonZeroU32::MIN)))),
             sites: Mutex::new(HashMap::new()),
         }
     }
@@ -48,11 +48,10 @@ impl Throttle {
         }
     }
 
-    /// Wait until the rate limit allows one more page load.
-    pub async fn load(&self) {
-        if let Some(rate) = &self.rate {
-            rate.until_ready().await;
-        }
+    /// The `--rate` limiter, for the browser to wait on right before each
+    /// navigation (`None`: no limit).
+    pub fn rate_limiter(&self) -> Option<Arc<DefaultDirectRateLimiter>> {
+        self.rate.clone()
     }
 }
 
@@ -73,12 +72,17 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_millis(50), throttle.site("a.cn")).await.is_ok());
     }
 
+    #[test]
+    fn no_rate_no_limiter() {
+        assert!(Throttle::new(None).rate_limiter().is_none());
+    }
+
     #[tokio::test]
     async fn rate_spreads_loads() {
-        let throttle = Throttle::new(NonZeroU32::new(20));
+        let limiter = Throttle::new(NonZeroU32::new(20)).rate_limiter().unwrap();
         let start = Instant::now();
         for _ in 0..5 {
-            throttle.load().await;
+            limiter.until_ready().await;
         }
         // 5 loads at 20/s with a burst of one need at least 4 intervals of 50 ms.
         assert!(start.elapsed() >= Duration::from_millis(190), "{:?}", start.elapsed());

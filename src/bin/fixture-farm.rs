@@ -54,7 +54,9 @@
 //!   - `hang`: never answer; hold the connection until the client closes it;
 //!   - `drip`: `true` or `{"bytes": N, "interval_ms": M}`: send the body N
 //!     bytes at a time (default 64) with M ms between pieces (default 200),
-//!     for at most 60 s, then the rest at once.
+//!     for at most 60 s, then the rest at once;
+//!   - `repeat`: `{"text": S, "times": N}`: append S repeated N times to the
+//!     body (a 20 MB page without a 20 MB file).
 //!
 //! `--latency-ms` delays every answer (the benchmark's simulated network).
 //! `--log FILE` appends one JSON line per request: `{"t_ms", "method",
@@ -712,6 +714,39 @@ struct Route {
     hang: bool,
     /// Send the body slowly.
     drip: Option<Drip>,
+    /// Padding appended to the body.
+    repeat: Option<Repeat>,
+}
+
+/// `repeat: {"text": S, "times": N}`: S appended N times to the body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Repeat {
+    /// The text repeated.
+    text: String,
+    /// How many times.
+    times: usize,
+}
+
+/// The largest body `repeat` may build.
+const REPEAT_MAX: usize = 64 * 1024 * 1024;
+
+impl Repeat {
+    /// Append the padding to `body`, refusing bodies over `REPEAT_MAX`.
+    fn apply(&self, body: &mut Vec<u8>) -> Result<(), String> {
+        let size = self
+            .text
+            .len()
+            .checked_mul(self.times)
+            .and_then(|n| n.checked_add(body.len()))
+            .filter(|&n| n <= REPEAT_MAX)
+            .ok_or_else(|| format!("repeat makes a body over {REPEAT_MAX} bytes"))?;
+        body.reserve(size - body.len());
+        for _ in 0..self.times {
+            body.extend_from_slice(self.text.as_bytes());
+        }
+        Ok(())
+    }
 }
 
 /// `drip: true` or `drip: {"bytes": N, "interval_ms": M}`.
@@ -833,6 +868,9 @@ fn site_answer(layers: &[PathBuf], host: &str, path: &str, mobile: bool) -> Resu
     }
     response.delay = Duration::from_millis(route.delay_ms);
     response.drip = route.drip.as_ref().and_then(Drip::spec);
+    if let Some(repeat) = &route.repeat {
+        repeat.apply(&mut response.body)?;
+    }
     Ok(Plan::Respond(response))
 }
 
@@ -1049,6 +1087,37 @@ mod tests {
         assert_eq!(decode_path("/../etc/passwd"), None);
         assert_eq!(decode_path("/%2e%2e/x"), None);
         assert_eq!(decode_path("x"), None);
+    }
+
+    #[test]
+    fn repeat_appends_padding_and_refuses_huge_bodies() {
+        let route: Route = serde_json::from_str(
+            r#"{"body": "<p>x</p>", "repeat": {"text": "ab", "times": 3}}"#,
+        )
+        .expect("parses");
+        let mut body = b"<p>x</p>".to_vec();
+        route.repeat.as_ref().expect("repeat").apply(&mut body).expect("fits");
+        assert_eq!(body, b"<p>x</p>ababab");
+        let huge = Repeat { text: "0123456789".into(), times: REPEAT_MAX };
+        assert!(huge.apply(&mut Vec::new()).is_err());
+        assert!(serde_json::from_str::<Route>(r#"{"repeat": {"text": "a"}}"#).is_err());
+    }
+
+    #[test]
+    fn site_answer_builds_a_repeated_body() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("_site.json"),
+            r#"{"routes": {"/": {"body": "<b>head</b>", "repeat": {"text": "<!--pad-->", "times": 1000}}}}"#,
+        )
+        .expect("write _site.json");
+        let Plan::Respond(response) =
+            site_answer(&[dir.path().to_owned()], "x.test", "/", false).expect("answers")
+        else {
+            panic!("the route hangs");
+        };
+        assert_eq!(response.body.len(), "<b>head</b>".len() + 10 * 1000);
+        assert!(response.body.starts_with(b"<b>head</b><!--pad-->"));
     }
 
     #[test]

@@ -40,11 +40,16 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
 
 /// What a render captures besides the page facts.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
     /// Also take a PNG of the bottom of the page (`--evidence`): one more
     /// CDP round trip and an encode, so only when asked for.
     pub screenshot_bottom: bool,
+    /// A rate limit to wait for right before `Page.navigate` (`--rate`):
+    /// there, and not before the page is set up, so that the loads a server
+    /// sees are spread as evenly as the limit says. The wait does not count
+    /// against the target's budget.
+    pub navigate_gate: Option<Arc<governor::DefaultDirectRateLimiter>>,
 }
 
 /// A render's page facts, and what [`RenderOptions`] asked for.
@@ -259,10 +264,11 @@ impl BrowserPool {
             profile: &profile,
             budget,
             started,
+            gate: options.navigate_gate.as_deref(),
         };
         let mut retried = false;
         loop {
-            let result = render_once(&lease.pool.guard, &lease.instance, &job, options).await;
+            let result = render_once(&lease.pool.guard, &lease.instance, &job, &options).await;
             let left = end.saturating_duration_since(Instant::now());
             match result {
                 Err(RenderError::Site(Unreachable::RendererCrashed))
@@ -382,7 +388,7 @@ async fn render_once(
     guard: &Proxy,
     instance: &Arc<Instance>,
     job: &RenderJob<'_>,
-    options: RenderOptions,
+    options: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
     let browser = &instance.browser;
     let hang_at = Instant::now() + BROWSER_COMMAND_TIMEOUT;

@@ -62,6 +62,8 @@ pub(crate) struct RenderJob<'a> {
     pub budget: Duration,
     /// When the budget started.
     pub started: Instant,
+    /// Waited for right before navigating (see `RenderOptions::navigate_gate`).
+    pub gate: Option<&'a governor::DefaultDirectRateLimiter>,
 }
 
 impl RenderJob<'_> {
@@ -128,6 +130,21 @@ pub(crate) async fn render(
     // chromiumoxide turns Page.navigate into "navigate and wait for load with
     // a fixed 30 s timeout"; its reply is only a late hint here, the events
     // drive everything.
+    // The rate limit: waited for here, just before the load the server
+    // sees, and not charged to the target's budget.
+    let gated;
+    let job = match job.gate {
+        Some(gate) => {
+            let waited = Instant::now();
+            gate.until_ready().await;
+            gated = RenderJob {
+                started: job.started + waited.elapsed(),
+                ..*job
+            };
+            &gated
+        }
+        None => job,
+    };
     let navigate = {
         let page = page.clone();
         let url = job.url.to_owned();
