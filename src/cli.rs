@@ -44,7 +44,6 @@ pub struct ReportArgs {
 
 /// `beian-audit scan` flags (SPEC §5).
 #[derive(Debug, Args)]
-#[expect(clippy::struct_excessive_bools, reason = "independent on/off flags")]
 pub struct ScanArgs {
     /// Records to scan: CSV, NDJSON or a plain list of domains; `-` for stdin.
     #[arg(value_name = "FILE", default_value = "-")]
@@ -103,7 +102,7 @@ pub struct ScanArgs {
     pub rate: Option<std::num::NonZeroU32>,
 
     /// Scan only the records whose domain hashes to shard I of N [default:
-    /// $JOB_COMPLETION_INDEX / $BEIAN_AUDIT_SHARDS when set].
+    /// `$JOB_COMPLETION_INDEX` / `$BEIAN_AUDIT_SHARDS` when set].
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
 

@@ -63,7 +63,9 @@ impl ScanConfig {
             .map(|r| parse_resolve(r))
             .collect::<Result<Vec<_>, _>>()?;
         if args.timeout == 0 {
-            return Err(Error::Flag("--timeout must be at least 1 second".to_owned()));
+            return Err(Error::Flag(
+                "--timeout must be at least 1 second".to_owned(),
+            ));
         }
         let executable = ChromeConfig::locate(args.chrome.as_deref())?;
         let machine = Machine::detect();
@@ -142,7 +144,9 @@ fn shard_from(flag: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Resul
 
 /// Parse `HOST=ADDR:PORT` (`*` for every host; `[v6]:port` for IPv6).
 fn parse_resolve(text: &str) -> Result<ResolveRule, Error> {
-    let bad = |why: &str| Error::Flag(format!("--resolve {text:?}: {why}; write it like 'example.cn=127.0.0.1:8080' or '*=127.0.0.1:8080'"));
+    let bad = |why: &str| {
+        Error::Flag(format!("--resolve {text:?}: {why}; write it like 'example.cn=127.0.0.1:8080' or '*=127.0.0.1:8080'"))
+    };
     let (host, addr) = text.split_once('=').ok_or_else(|| bad("no `=`"))?;
     let addr: SocketAddr = addr.trim().parse().map_err(|_| bad("not an ADDR:PORT"))?;
     let host = host.trim();
@@ -173,9 +177,9 @@ impl Machine {
     /// the time), but no more than memory allows at ~250 MiB a page.
     fn default_concurrency(&self) -> usize {
         let by_cpu = self.cores * 4;
-        let by_memory = self
-            .memory_bytes
-            .map_or(usize::MAX, |m| usize::try_from(m / (250 << 20)).unwrap_or(usize::MAX));
+        let by_memory = self.memory_bytes.map_or(usize::MAX, |m| {
+            usize::try_from(m / (250 << 20)).unwrap_or(usize::MAX)
+        });
         by_cpu.min(by_memory).clamp(1, 64)
     }
 
@@ -188,12 +192,15 @@ impl Machine {
 
 /// The cgroup v2 (or v1) memory limit, when one is set.
 fn cgroup_memory_limit() -> Option<u64> {
-    ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        // v1 reports "no limit" as a huge number.
-        .filter(|&n| n < (1 << 50))
+    [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .and_then(|s| s.trim().parse::<u64>().ok())
+    // v1 reports "no limit" as a huge number.
+    .filter(|&n| n < (1 << 50))
 }
 
 /// `MemAvailable` from /proc/meminfo.
@@ -226,7 +233,12 @@ mod tests {
     #[case::nothing(None, None, None, Some((0, 1)))]
     #[case::index_without_count(None, Some("2"), None, None)]
     #[case::index_out_of_range(None, Some("4"), Some("4"), None)]
-    fn shard_defaults(#[case] flag: Option<&str>, #[case] index: Option<&str>, #[case] count: Option<&str>, #[case] want: Option<(u64, u64)>) {
+    fn shard_defaults(
+        #[case] flag: Option<&str>,
+        #[case] index: Option<&str>,
+        #[case] count: Option<&str>,
+        #[case] want: Option<(u64, u64)>,
+    ) {
         let env = |k: &str| match k {
             "JOB_COMPLETION_INDEX" => index.map(str::to_owned),
             "BEIAN_AUDIT_SHARDS" => count.map(str::to_owned),
@@ -248,8 +260,19 @@ mod tests {
     #[case::two_cores_one_gib(2, Some(1 << 30), 4, 1)]
     #[case::tiny(1, Some(100 << 20), 1, 1)]
     #[case::eight_cores(8, None, 32, 4)]
-    fn machine_defaults(#[case] cores: usize, #[case] memory_bytes: Option<u64>, #[case] pages: usize, #[case] browsers: usize) {
-        let m = Machine { cores, memory_bytes };
-        assert_eq!((m.default_concurrency(), m.default_browsers()), (pages, browsers));
+    fn machine_defaults(
+        #[case] cores: usize,
+        #[case] memory_bytes: Option<u64>,
+        #[case] pages: usize,
+        #[case] browsers: usize,
+    ) {
+        let m = Machine {
+            cores,
+            memory_bytes,
+        };
+        assert_eq!(
+            (m.default_concurrency(), m.default_browsers()),
+            (pages, browsers)
+        );
     }
 }

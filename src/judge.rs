@@ -32,12 +32,17 @@ impl ScanIndex {
     /// Note a record of the input; `scanned` when this process scans it
     /// (its shard), so that held groups wait only for records that come.
     pub fn add(&mut self, record: &Record, scanned: bool) {
-        let Some(number) = &record.icp_number else { return };
+        let Some(number) = &record.icp_number else {
+            return;
+        };
         self.filed
             .entry(registrable_domain(&record.ascii_domain))
             .or_insert_with(|| number.clone());
         if scanned {
-            *self.subjects.entry(number.subject().to_string()).or_default() += 1;
+            *self
+                .subjects
+                .entry(number.subject().to_string())
+                .or_default() += 1;
         }
     }
 
@@ -76,7 +81,11 @@ impl Judge {
 
     /// Take a finished record; return the reports that can be written now.
     pub fn accept(&mut self, done: RecordOutcome) -> Vec<RecordReport> {
-        let subject = done.record.icp_number.as_ref().map(|n| n.subject().to_string());
+        let subject = done
+            .record
+            .icp_number
+            .as_ref()
+            .map(|n| n.subject().to_string());
         let Some(subject) = subject.filter(|s| self.index.group_size(s) > 1) else {
             return vec![self.report(&done, &[])];
         };
@@ -110,7 +119,11 @@ impl Judge {
             line: done.record.line,
             verdict: Verdict::of(&findings),
             findings,
-            targets: done.outcomes.iter().map(TargetReport::from_outcome).collect(),
+            targets: done
+                .outcomes
+                .iter()
+                .map(TargetReport::from_outcome)
+                .collect(),
             elapsed_ms: millis(done.started.elapsed()),
         }
     }
@@ -131,7 +144,11 @@ impl ScanFacts for Facts<'_> {
     fn subject_shares_page(&self, subject: &IcpNumber, domain: &str, final_url: &str) -> bool {
         self.group.iter().any(|other| {
             other.record.domain != domain
-                && other.record.icp_number.as_ref().is_some_and(|n| n.subject() == *subject)
+                && other
+                    .record
+                    .icp_number
+                    .as_ref()
+                    .is_some_and(|n| n.subject() == *subject)
                 && other
                     .outcomes
                     .iter()

@@ -14,7 +14,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors.
-            let code = if e.use_stderr() { ExitStatus::Fatal as u8 } else { 0 };
+            let code = if e.use_stderr() {
+                ExitStatus::Fatal as u8
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -66,8 +70,9 @@ fn report_fatal(e: &anyhow::Error, format: LogFormat) {
 /// `--log-format json` writes one JSON object a line (tracing-subscriber's
 /// json formatter); the writer keeps log lines off the progress bar.
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("beian_audit=info,chromiumoxide=off,warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("beian_audit=info,chromiumoxide=off,warn")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(LogWriter)

@@ -18,6 +18,7 @@ use crate::config::ScanConfig;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::guard;
+use crate::input::shard::Shard;
 use crate::input::{read_records, InputError, InputSource, Record, RecordResult};
 use crate::judge::{Judge, RecordOutcome, ScanIndex};
 use crate::output::evidence;
@@ -26,8 +27,8 @@ use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{TargetFailure, Unreachable};
 use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
-use crate::throttle::Throttle;
 use crate::targets::{expand, Target};
+use crate::throttle::Throttle;
 
 /// How often a crawler failure is retried on a (possibly new) browser.
 const CRAWLER_RETRIES: u32 = 2;
@@ -46,24 +47,8 @@ struct Ctx {
 pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     // Open the input first: an unreadable file must fail before a browser starts.
     let records = read_records(&config.input, config.input_format)?;
-    let done = match (&config.output, config.resume) {
-        (Some(path), true) => DoneSet::load(path).map_err(|source| Error::Output {
-            path: path.display().to_string(),
-            source,
-        })?,
-        _ => DoneSet::default(),
-    };
-    if !done.is_empty() {
-        tracing::info!(records = done.len(), "resuming: records already in the output are skipped");
-    }
+    let (done, mut writer) = open_output(&config)?;
     let (index, total) = build_index(&config, &done)?;
-    let mut writer = match &config.output {
-        Some(path) => NdjsonWriter::file(path, config.resume).map_err(|source| Error::Output {
-            path: path.display().to_string(),
-            source,
-        })?,
-        None => NdjsonWriter::stdout(),
-    };
     let mut tally = start_summary(&config, total)?;
     let pool = launch_pool(&config).await?;
     tracing::info!(
@@ -80,26 +65,16 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         pool,
     });
 
-    // The reader runs on a blocking thread; the bounded channel is the
-    // back-pressure that keeps a huge input from being read ahead.
-    let (tx, mut rx) = mpsc::channel::<RecordResult>(concurrency * 2);
-    let shard = ctx.config.shard;
-    let reader = tokio::task::spawn_blocking(move || {
-        let wanted = records.filter(|item| shard.contains(item) && !done.contains(line_of(item)));
-        for item in wanted {
-            if tx.blocking_send(item).is_err() {
-                break;
-            }
-        }
-    });
+    let (reader, mut rx) = spawn_reader(records, ctx.config.shard, done, concurrency * 2);
     // On the first SIGTERM/SIGINT no new record starts; in-flight ones get
     // `--grace` to finish. A second signal exits at once.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(watch_signals(stop_tx));
     let mut stopping = stop_rx.clone();
-    let items = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).take_until(Box::pin(async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-    }));
+    let items =
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).take_until(Box::pin(async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }));
     let mut finished = items
         .map(|item| {
             let ctx = Arc::clone(&ctx);
@@ -149,9 +124,10 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     }
     drop(finished);
     reader.abort();
-    match Arc::try_unwrap(ctx) {
-        Ok(ctx) => ctx.pool.close().await,
-        Err(_) => tracing::warn!("browser pool still shared at exit; browsers are killed on drop"),
+    if let Ok(ctx) = Arc::try_unwrap(ctx) {
+        ctx.pool.close().await;
+    } else {
+        tracing::warn!("browser pool still shared at exit; browsers are killed on drop");
     }
     let interrupted = interrupted || *stop_seen.borrow();
     let status = tally.status();
@@ -169,6 +145,51 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         }),
         None => Ok(status),
     }
+}
+
+/// Read the records this process scans on a blocking thread; the bounded
+/// channel is the back-pressure that keeps a huge input from being read ahead.
+fn spawn_reader(
+    records: Box<dyn Iterator<Item = RecordResult> + Send>,
+    shard: Shard,
+    done: DoneSet,
+    capacity: usize,
+) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<RecordResult>) {
+    let (tx, rx) = mpsc::channel::<RecordResult>(capacity);
+    let reader = tokio::task::spawn_blocking(move || {
+        let wanted = records.filter(|item| shard.contains(item) && !done.contains(line_of(item)));
+        for item in wanted {
+            if tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    (reader, rx)
+}
+
+/// The records `--resume` finds done in `--output`, and the writer (which
+/// appends when resuming).
+fn open_output(config: &ScanConfig) -> Result<(DoneSet, NdjsonWriter), Error> {
+    let Some(path) = &config.output else {
+        return Ok((DoneSet::default(), NdjsonWriter::stdout()));
+    };
+    let failed = |source| Error::Output {
+        path: path.display().to_string(),
+        source,
+    };
+    let done = if config.resume {
+        DoneSet::load(path).map_err(failed)?
+    } else {
+        DoneSet::default()
+    };
+    if !done.is_empty() {
+        tracing::info!(
+            records = done.len(),
+            "resuming: records already in the output are skipped"
+        );
+    }
+    let writer = NdjsonWriter::file(path, config.resume).map_err(failed)?;
+    Ok((done, writer))
 }
 
 /// Write judged reports (screenshots attached with `--evidence`) and count them.
@@ -238,7 +259,10 @@ fn line_of(item: &RecordResult) -> u64 {
 /// Flip `stop` on the first SIGTERM or SIGINT; exit at once on the second.
 async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::warn!("cannot listen for signals; SIGTERM will stop the scan at once");
         return;
     };
@@ -248,7 +272,9 @@ async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
             _ = int.recv() => {}
         }
         if round == 0 {
-            tracing::warn!("signal received: finishing in-flight records (a second signal exits at once)");
+            tracing::warn!(
+                "signal received: finishing in-flight records (a second signal exits at once)"
+            );
             let _ = stop.send(true);
         }
     }
@@ -263,7 +289,12 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
     let targets = expand(&record);
     let mut hosts: Vec<&str> = targets.iter().map(|t| t.host.as_str()).collect();
     hosts.dedup();
-    let checks = join_all(hosts.iter().map(|host| guard::check(host, &ctx.config.chrome.resolve, ctx.config.allow_private))).await;
+    let checks = join_all(
+        hosts
+            .iter()
+            .map(|host| guard::check(host, &ctx.config.chrome.resolve, ctx.config.allow_private)),
+    )
+    .await;
     let outcomes = join_all(targets.iter().map(|target| {
         let check = hosts
             .iter()
@@ -312,7 +343,12 @@ async fn render_target(
             // its URL, status and address are facts worth reporting.
             Ok(page) if page.status.is_some_and(|s| s >= 400) => {
                 let status = page.status.unwrap_or_default();
-                (Err(TargetFailure::Unreachable(Unreachable::HttpStatus { status })), Some(page))
+                (
+                    Err(TargetFailure::Unreachable(Unreachable::HttpStatus {
+                        status,
+                    })),
+                    Some(page),
+                )
             }
             other => (other, None),
         };
@@ -387,7 +423,11 @@ async fn render_with_retries(
     };
     let budget = ctx.config.timeout;
     loop {
-        match ctx.pool.render_with(target, url, budget, options.clone()).await {
+        match ctx
+            .pool
+            .render_with(target, url, budget, options.clone())
+            .await
+        {
             Ok(rendered) => {
                 if let Some(dir) = &ctx.config.evidence {
                     evidence::save(dir, line, target, rendered.screenshot.as_deref()).await;
@@ -404,7 +444,9 @@ async fn render_with_retries(
                 tokio::time::sleep(Duration::from_millis(250 * 4u64.pow(attempt - 1))).await;
             }
             Err(RenderError::Crawler(e)) => {
-                return Err(TargetFailure::Crawler { reason: e.to_string() });
+                return Err(TargetFailure::Crawler {
+                    reason: e.to_string(),
+                });
             }
         }
     }

@@ -28,7 +28,11 @@ impl Throttle {
     pub fn new(rate: Option<NonZeroU32>) -> Throttle {
         Throttle {
             // A burst of one: loads are spread evenly, never bunched.
-            rate: rate.map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r).allow_burst(NonZeroU32::MIN)))),
+            rate: rate.map(|r| {
+                Arc::new(RateLimiter::direct(
+                    Quota::per_second(r).allow_burst(NonZeroU32::MIN),
+                ))
+            }),
             sites: Mutex::new(HashMap::new()),
         }
     }
@@ -39,7 +43,11 @@ impl Throttle {
             let mut sites = self.sites.lock().unwrap_or_else(PoisonError::into_inner);
             // Forget idle sites so the map stays as small as the work in flight.
             sites.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < PER_SITE);
-            Arc::clone(sites.entry(site.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(PER_SITE))))
+            Arc::clone(
+                sites
+                    .entry(site.to_owned())
+                    .or_insert_with(|| Arc::new(Semaphore::new(PER_SITE))),
+            )
         };
         let permit = semaphore.acquire_owned().await;
         SitePermit {
@@ -66,10 +74,20 @@ mod tests {
         let a1 = throttle.site("a.cn").await;
         let _a2 = throttle.site("a.cn").await;
         // A third waits; another site does not.
-        assert!(tokio::time::timeout(Duration::from_millis(50), throttle.site("a.cn")).await.is_err());
-        let _b = tokio::time::timeout(Duration::from_millis(50), throttle.site("b.cn")).await.unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), throttle.site("a.cn"))
+                .await
+                .is_err()
+        );
+        let _b = tokio::time::timeout(Duration::from_millis(50), throttle.site("b.cn"))
+            .await
+            .unwrap();
         drop(a1);
-        assert!(tokio::time::timeout(Duration::from_millis(50), throttle.site("a.cn")).await.is_ok());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), throttle.site("a.cn"))
+                .await
+                .is_ok()
+        );
     }
 
     #[test]
@@ -85,6 +103,10 @@ mod tests {
             limiter.until_ready().await;
         }
         // 5 loads at 20/s with a burst of one need at least 4 intervals of 50 ms.
-        assert!(start.elapsed() >= Duration::from_millis(190), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -264,7 +264,10 @@ async fn drive(
     // An HTTP error page is returned as a page: whether it counts as
     // unreachable is the caller's call (SPEC §2 says it does), and its facts
     // (final URL, status, address) belong in the output either way.
-    if extracted.empty && snapshot.status.is_none_or(|s| s < 400) && extracted.title.trim().is_empty() {
+    if extracted.empty
+        && snapshot.status.is_none_or(|s| s < 400)
+        && extracted.title.trim().is_empty()
+    {
         return Err(Unreachable::EmptyDocument.into());
     }
     snapshot.final_url = extracted.url;

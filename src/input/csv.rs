@@ -89,9 +89,20 @@ impl Iterator for CsvRecords {
             // csv's record position includes blank lines skipped before the
             // row; count back from the row's end instead.
             let end = self.reader.position().byte();
-            let inner_newlines: u64 = self.row.iter().map(|f| f.iter().filter(|b| **b == b'\n').count() as u64).sum();
-            let line = self.line_at(end.saturating_sub(1)).saturating_sub(inner_newlines).max(line);
-            if self.row.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            let inner_newlines: u64 = self
+                .row
+                .iter()
+                .map(|f| f.split(|b| *b == b'\n').count() as u64 - 1)
+                .sum();
+            let line = self
+                .line_at(end.saturating_sub(1))
+                .saturating_sub(inner_newlines)
+                .max(line);
+            if self
+                .row
+                .iter()
+                .all(|f| f.iter().all(u8::is_ascii_whitespace))
+            {
                 continue;
             }
             return Some(self.parse_row(line));
@@ -104,7 +115,10 @@ impl CsvRecords {
     /// newlines before it are counted once and forgotten: csv's own line
     /// numbers skip blank lines, and people look rows up by editor line.
     fn line_at(&mut self, byte: u64) -> u64 {
-        let mut newlines = self.newlines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut newlines = self
+            .newlines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while newlines.front().is_some_and(|&n| n < byte) {
             newlines.pop_front();
             self.lines_before += 1;
@@ -155,7 +169,10 @@ struct LineCounter {
 impl Read for LineCounter {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut newlines = self.newlines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut newlines = self
+            .newlines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
             newlines.push_back(self.offset + i as u64);
         }
@@ -169,13 +186,15 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Vec<RecordResult> {
-        let source: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
+        let source: Box<dyn BufRead + Send> =
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
         CsvRecords::new(source, "t.csv").unwrap().collect()
     }
 
     #[test]
     fn reads_english_headers_with_line_numbers() {
-        let rows = read("domain,service_name,icp_number\na.cn,甲网,京ICP备12345678号-1\n\nb.cn,乙网,\n");
+        let rows =
+            read("domain,service_name,icp_number\na.cn,甲网,京ICP备12345678号-1\n\nb.cn,乙网,\n");
         let lines: Vec<u64> = rows.iter().map(|r| r.as_ref().unwrap().line).collect();
         assert_eq!(lines, vec![2, 4]);
         let b = rows[1].as_ref().unwrap();
@@ -204,7 +223,8 @@ mod tests {
 
     #[test]
     fn header_without_domain_is_fatal() {
-        let source: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(b"name,number\nx,y\n".to_vec()));
+        let source: Box<dyn BufRead + Send> =
+            Box::new(std::io::Cursor::new(b"name,number\nx,y\n".to_vec()));
         assert!(CsvRecords::new(source, "t.csv").is_err());
     }
 

@@ -113,19 +113,18 @@ pub fn read_records(
     forced: Option<InputFormat>,
 ) -> Result<Box<dyn Iterator<Item = RecordResult> + Send>, InputFatal> {
     let mut reader = source.open()?;
-    let format = match forced {
-        Some(f) => f,
-        None => {
-            let first = peek_first_line(&mut reader).map_err(|source_err| InputFatal::Io {
-                path: source.name(),
-                source: source_err,
-            })?;
-            let path = match source {
-                InputSource::File(p) => Some(p.as_path()),
-                InputSource::Stdin => None,
-            };
-            detect(path, &first)
-        }
+    let format = if let Some(f) = forced {
+        f
+    } else {
+        let first = peek_first_line(&mut reader).map_err(|source_err| InputFatal::Io {
+            path: source.name(),
+            source: source_err,
+        })?;
+        let path = match source {
+            InputSource::File(p) => Some(p.as_path()),
+            InputSource::Stdin => None,
+        };
+        detect(path, &first)
     };
     tracing::debug!(?format, input = %source.name(), "reading records");
     Ok(match format {

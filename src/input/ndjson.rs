@@ -62,7 +62,8 @@ fn parse_object(text: &str, line: u64) -> RecordResult {
                 line,
                 domain: None,
                 id: None,
-                reason: "the line is JSON but not an object; write {\"domain\": \"example.cn\", …}".to_owned(),
+                reason: "the line is JSON but not an object; write {\"domain\": \"example.cn\", …}"
+                    .to_owned(),
             })
         }
         Err(e) => {
@@ -135,7 +136,11 @@ mod tests {
         let rows = read("{\"domain\":\"a.cn\"\n[1,2]\n{\"domain\":\"c.cn\"}\n");
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].as_ref().unwrap_err().line, 1);
-        assert!(rows[1].as_ref().unwrap_err().reason.contains("not an object"));
+        assert!(rows[1]
+            .as_ref()
+            .unwrap_err()
+            .reason
+            .contains("not an object"));
         assert_eq!(rows[2].as_ref().unwrap().domain, "c.cn");
     }
 }

@@ -124,9 +124,12 @@ impl RawRecord {
             reason,
         };
         let Some(domain) = self.domain.clone() else {
-            return Err(fail("the domain is missing; every row needs one".to_owned()));
+            return Err(fail(
+                "the domain is missing; every row needs one".to_owned(),
+            ));
         };
-        let ascii_domain = to_ascii_host(&domain).map_err(|why| fail(format!("domain {domain:?}: {why}")))?;
+        let ascii_domain =
+            to_ascii_host(&domain).map_err(|why| fail(format!("domain {domain:?}: {why}")))?;
         let icp_number = self
             .icp_number
             .as_deref()
@@ -198,7 +201,9 @@ pub fn to_ascii_host(text: &str) -> Result<String, String> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !ok {
             return Err(format!("has an invalid label {label:?}"));
         }
@@ -223,7 +228,10 @@ mod tests {
     #[case::empty_label("example..cn", Err(()))]
     #[case::leading_hyphen("-example.cn", Err(()))]
     fn ascii_hosts(#[case] input: &str, #[case] want: Result<&str, ()>) {
-        assert_eq!(to_ascii_host(input).map_err(|_| ()), want.map(str::to_owned));
+        assert_eq!(
+            to_ascii_host(input).map_err(|_| ()),
+            want.map(str::to_owned)
+        );
     }
 
     #[rstest]

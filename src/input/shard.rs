@@ -21,8 +21,14 @@ impl Shard {
         let (i, n) = text
             .split_once('/')
             .ok_or_else(|| format!("--shard {text:?}: write it as I/N, e.g. 0/4"))?;
-        let index: u64 = i.trim().parse().map_err(|_| format!("--shard {text:?}: I is not a number"))?;
-        let count: u64 = n.trim().parse().map_err(|_| format!("--shard {text:?}: N is not a number"))?;
+        let index: u64 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: I is not a number"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: N is not a number"))?;
         Shard::new(index, count).ok_or_else(|| format!("--shard {text:?}: need 0 <= I < N"))
     }
 
@@ -87,16 +93,29 @@ mod tests {
         let items: Vec<RecordResult> = (0..200)
             .map(|i| {
                 if i % 10 == 0 {
-                    Err(InputError { line: i, domain: None, id: None, reason: String::new() })
+                    Err(InputError {
+                        line: i,
+                        domain: None,
+                        id: None,
+                        reason: String::new(),
+                    })
                 } else {
-                    RawRecord { domain: Some(format!("site{i}.cn")), ..RawRecord::default() }.validate(i)
+                    RawRecord {
+                        domain: Some(format!("site{i}.cn")),
+                        ..RawRecord::default()
+                    }
+                    .validate(i)
                 }
             })
             .collect();
         let shards: Vec<Shard> = (0..4).map(|i| Shard::new(i, 4).unwrap()).collect();
         let mut per_shard = [0; 4];
         for item in &items {
-            let owners: Vec<u64> = shards.iter().filter(|s| s.contains(item)).map(|s| s.index).collect();
+            let owners: Vec<u64> = shards
+                .iter()
+                .filter(|s| s.contains(item))
+                .map(|s| s.index)
+                .collect();
             assert_eq!(owners.len(), 1, "{item:?} in shards {owners:?}");
             per_shard[usize::try_from(owners[0]).unwrap()] += 1;
         }

@@ -114,7 +114,11 @@ impl TargetReport {
         let runs = icp
             .iter()
             .map(|o| (&o.text, &o.href, o.visible, o.in_footer))
-            .chain(gongan.iter().map(|o| (&o.text, &o.href, o.visible, o.in_footer)))
+            .chain(
+                gongan
+                    .iter()
+                    .map(|o| (&o.text, &o.href, o.visible, o.in_footer)),
+            )
             .map(|(text, href, visible, in_footer)| LinkReport {
                 text: text.clone(),
                 href: href.clone(),
@@ -129,7 +133,11 @@ impl TargetReport {
         });
         for link in runs.chain(anchors) {
             // An anchor whose text is the number is already listed as a run.
-            if !report.links.iter().any(|l| l.href == link.href && l.text.contains(link.text.trim())) {
+            if !report
+                .links
+                .iter()
+                .any(|l| l.href == link.href && l.text.contains(link.text.trim()))
+            {
                 report.links.push(link);
             }
         }

@@ -79,7 +79,11 @@ mod tests {
     fn reads_done_lines_and_cuts_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.ndjson");
-        std::fs::write(&path, "{\"line\":2,\"domain\":\"a\"}\n{\"line\":5,\"domain\":\"b\"}\n{\"line\":7,\"dom").unwrap();
+        std::fs::write(
+            &path,
+            "{\"line\":2,\"domain\":\"a\"}\n{\"line\":5,\"domain\":\"b\"}\n{\"line\":7,\"dom",
+        )
+        .unwrap();
         let done = DoneSet::load(&path).unwrap();
         assert!(done.contains(2) && done.contains(5));
         assert!(!done.contains(7));

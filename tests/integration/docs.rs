@@ -22,8 +22,13 @@ fn scan_help() -> String {
 fn readme_help_block_is_scan_help() {
     let start = "<!-- help:scan:start -->\n```text\n";
     let end = "```\n<!-- help:scan:end -->";
-    let from = README.find(start).expect("README has the help:scan:start marker") + start.len();
-    let to = README.find(end).expect("README has the help:scan:end marker");
+    let from = README
+        .find(start)
+        .expect("README has the help:scan:start marker")
+        + start.len();
+    let to = README
+        .find(end)
+        .expect("README has the help:scan:end marker");
     let help = scan_help();
     pretty_assertions::assert_eq!(
         &README[from..to],
@@ -46,9 +51,13 @@ fn table_codes(doc: &str) -> Vec<String> {
 
 #[test]
 fn spec_and_readme_code_tables_are_finding_code_all() {
-    let ours: Vec<String> = FindingCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    let ours: Vec<String> = FindingCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
     let spec_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/SPEC.md");
-    let spec = std::fs::read_to_string(spec_path).expect("SPEC.md beside the repository (../shared/SPEC.md)");
+    let spec = std::fs::read_to_string(spec_path)
+        .expect("SPEC.md beside the repository (../shared/SPEC.md)");
     pretty_assertions::assert_eq!(table_codes(&spec), ours, "SPEC §2 vs FindingCode::ALL");
     pretty_assertions::assert_eq!(table_codes(README), ours, "README vs FindingCode::ALL");
 }
@@ -58,7 +67,15 @@ fn code_tables_agree_on_rule_and_severity() {
     let spec_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/SPEC.md");
     let spec = std::fs::read_to_string(spec_path).expect("SPEC.md");
     for code in FindingCode::ALL {
-        let row = format!("| `{}` | {} | {}", code.as_str(), serde_json::to_value(code.rule()).unwrap().as_str().unwrap(), serde_json::to_value(code.severity()).unwrap().as_str().unwrap());
+        let row = format!(
+            "| `{}` | {} | {}",
+            code.as_str(),
+            serde_json::to_value(code.rule()).unwrap().as_str().unwrap(),
+            serde_json::to_value(code.severity())
+                .unwrap()
+                .as_str()
+                .unwrap()
+        );
         assert!(spec.contains(&row), "SPEC has no row starting {row:?}");
         assert!(README.contains(&row), "README has no row starting {row:?}");
     }

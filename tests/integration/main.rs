@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod common;
 mod docs;
+mod faults;
 mod guard;
 mod report;
 mod resilience;

@@ -16,7 +16,15 @@ fn scan_command(farm: &FixtureFarm) -> Command {
         .arg("scan")
         .arg("--resolve")
         .arg(format!("*=127.0.0.1:{}", farm.port()))
-        .args(["--scheme", "http", "--browsers", "1", "--timeout", "15", "--no-progress"])
+        .args([
+            "--scheme",
+            "http",
+            "--browsers",
+            "1",
+            "--timeout",
+            "15",
+            "--no-progress",
+        ])
         .stdin(Stdio::null());
     command
 }
@@ -59,20 +67,40 @@ fn sigterm_then_resume_has_every_record_exactly_once() {
     // (stdout is the file), so watch the file grow, bounded.
     let start = Instant::now();
     while std::fs::read_to_string(&out).map_or(0, |t| t.lines().count()) < 3 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no output after 120 s");
-        assert!(first.try_wait().unwrap().is_none(), "the scan ended before it was interrupted");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no output after 120 s"
+        );
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the scan ended before it was interrupted"
+        );
         // Another process writes the file; there is no event to await here.
-        #[expect(clippy::disallowed_methods, reason = "polling another process's output file")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "polling another process's output file"
+        )]
         std::thread::sleep(Duration::from_millis(50));
     }
     let pid = first.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let status = first.wait().unwrap();
     assert_eq!(status.code(), Some(130), "an interrupted scan exits 130");
     let partial = parse(&std::fs::read_to_string(&out).unwrap());
     let all = input_lines("farm.csv");
-    assert!(partial.len() < all.len(), "SIGTERM came too late to test anything ({} records)", partial.len());
-    assert!(line_counts(&partial).values().all(|&n| n == 1), "the first run repeated a record");
+    assert!(
+        partial.len() < all.len(),
+        "SIGTERM came too late to test anything ({} records)",
+        partial.len()
+    );
+    assert!(
+        line_counts(&partial).values().all(|&n| n == 1),
+        "the first run repeated a record"
+    );
 
     let second = scan_command(&farm)
         .arg(records("farm.csv"))
@@ -80,12 +108,24 @@ fn sigterm_then_resume_has_every_record_exactly_once() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(second.status.code(), Some(1), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(
+        second.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert!(second.stdout.is_empty(), "with -o nothing goes to stdout");
     let merged = parse(&std::fs::read_to_string(&out).unwrap());
     let counts = line_counts(&merged);
-    assert_eq!(counts.keys().copied().collect::<Vec<_>>(), all, "every record is in the output");
-    assert!(counts.values().all(|&n| n == 1), "a record was repeated: {counts:?}");
+    assert_eq!(
+        counts.keys().copied().collect::<Vec<_>>(),
+        all,
+        "every record is in the output"
+    );
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "a record was repeated: {counts:?}"
+    );
 }
 
 #[test]
@@ -97,8 +137,18 @@ fn resume_drops_a_torn_last_line_and_rescans_its_record() {
     let out = dir.path().join("out.ndjson");
     // A hard kill in the middle of writing line 3's record.
     std::fs::write(&out, "{\"domain\":\"icp-unlinked.test\",\"line\":3,\"verd").unwrap();
-    let run = scan_command(&farm).arg(&input).args(["--resume", "-o"]).arg(&out).output().unwrap();
-    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = scan_command(&farm)
+        .arg(&input)
+        .args(["--resume", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let reports = parse(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(line_counts(&reports), BTreeMap::from([(2, 1), (3, 1)]));
 }
@@ -154,8 +204,15 @@ fn shard_defaults_come_from_the_indexed_job_environment() {
             line_counts(&parse(&String::from_utf8(out.stdout).unwrap()))
         })
         .collect();
-    let by_flag = scan_command(&farm).arg(&input).args(["--shard", "0/2"]).output().unwrap();
-    assert_eq!(by_env[0], line_counts(&parse(&String::from_utf8(by_flag.stdout).unwrap())));
+    let by_flag = scan_command(&farm)
+        .arg(&input)
+        .args(["--shard", "0/2"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        by_env[0],
+        line_counts(&parse(&String::from_utf8(by_flag.stdout).unwrap()))
+    );
     assert!(by_env[0].keys().all(|k| !by_env[1].contains_key(k)));
 }
 
@@ -178,20 +235,37 @@ fn rate_and_per_site_cap_hold_in_the_request_log() {
         .unwrap();
     let reports = parse(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(reports.len(), 4, "{}", String::from_utf8_lossy(&out.stderr));
-    let homepages: Vec<_> = farm.requests().into_iter().filter(|r| r.path == "/").collect();
-    assert!(homepages.len() >= 16, "every target loads its homepage: {homepages:?}");
+    let homepages: Vec<_> = farm
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/")
+        .collect();
+    assert!(
+        homepages.len() >= 16,
+        "every target loads its homepage: {homepages:?}"
+    );
     // Rate: no one-second window holds more than `rate` loads (+1 for a
     // load at each edge of the window).
     let times: Vec<u64> = homepages.iter().map(|r| r.t_ms).collect();
     for (i, t) in times.iter().enumerate() {
         let in_window = times[i..].iter().take_while(|u| **u < t + 1000).count();
-        assert!(in_window <= rate + 1, "{in_window} loads within 1 s from {t} ms: {times:?}");
+        assert!(
+            in_window <= rate + 1,
+            "{in_window} loads within 1 s from {t} ms: {times:?}"
+        );
     }
     // Per-site cap: three homepage requests of the slow site arriving within
     // its 800 ms answer time would mean three loads at once.
-    let slow: Vec<u64> = homepages.iter().filter(|r| r.host.ends_with("slow-home.test")).map(|r| r.t_ms).collect();
+    let slow: Vec<u64> = homepages
+        .iter()
+        .filter(|r| r.host.ends_with("slow-home.test"))
+        .map(|r| r.t_ms)
+        .collect();
     assert_eq!(slow.len(), 4, "{slow:?}");
     for w in slow.windows(3) {
-        assert!(w[2] - w[0] >= 700, "three loads of one site at once: {slow:?}");
+        assert!(
+            w[2] - w[0] >= 700,
+            "three loads of one site at once: {slow:?}"
+        );
     }
 }

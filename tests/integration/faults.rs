@@ -1,0 +1,504 @@
+//! Pages that fight back (SPEC §2) and browsers that die: one shared scan
+//! of `fixtures/records/hostile.csv`, and scans whose Chromium or whose
+//! worker is SIGKILLed half-way.
+//!
+//! Every scan here runs with its own `TMPDIR` (so its Chromium profiles live
+//! under the test's temporary directory), `HOME` and working directory, and
+//! a unique `BEIAN_FAULT_TAG` in its environment: Chromium and all its
+//! helpers inherit it, so `/proc/*/environ` names exactly this scan's
+//! processes, whatever other Chromium runs on the machine.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use beian_audit::output::RecordReport;
+use beian_audit::rules::FindingCode::{
+    IcpNotLinked, IcpNumberMissing, SiteUnreachable, TitleMismatch, TitleMissing,
+};
+use beian_audit::rules::{FindingCode, Verdict};
+
+use crate::common::{assert_findings, records, report, FixtureFarm, On};
+
+/// `--timeout` of the hostile scan.
+const TIMEOUT_SECS: u64 = 8;
+/// `--concurrency` of the hostile scan.
+const CONCURRENCY: u64 = 4;
+
+/// A scan's private directories and its environment tag.
+struct Sandbox {
+    /// Holds `tmp/`, `home/`, `cwd/`; removed on drop.
+    dir: tempfile::TempDir,
+    /// `BEIAN_FAULT_TAG=<this>` marks the scan's processes.
+    tag: String,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["tmp", "home", "cwd"] {
+            std::fs::create_dir(dir.path().join(sub)).expect("sandbox dir");
+        }
+        let tag = format!("{}", dir.path().display());
+        Sandbox { dir, tag }
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    /// `beian-audit scan INPUT` against `farm`, confined to the sandbox.
+    fn command(&self, farm: &FixtureFarm, input: &Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_beian-audit"));
+        command
+            .arg("scan")
+            .arg(input)
+            .arg("--resolve")
+            .arg(format!("*=127.0.0.1:{}", farm.port()))
+            .args(["--scheme", "http", "--no-progress"])
+            .env("TMPDIR", self.path("tmp"))
+            .env("HOME", self.path("home"))
+            .env("BEIAN_FAULT_TAG", &self.tag)
+            .current_dir(self.path("cwd"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// The live processes (other than zombies) carrying this sandbox's tag.
+    fn processes(&self) -> Vec<u32> {
+        let needle = format!("BEIAN_FAULT_TAG={}\0", self.tag);
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let tagged = environ
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes());
+            if tagged && state(pid).is_some_and(|s| s != 'Z' && s != 'X') {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Wait (by pidfd, no polling) until every tagged process has exited,
+    /// at most `limit`; returns those still alive.
+    fn await_no_processes(&self, limit: Duration) -> Vec<u32> {
+        let end = Instant::now() + limit;
+        for pid in self.processes() {
+            await_exit(pid, end.saturating_duration_since(Instant::now()));
+        }
+        self.processes()
+    }
+
+    /// Every file anywhere under the sandbox's `home/` and `cwd/`, and
+    /// every file named like the hostile download under `tmp/`.
+    fn stray_files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for sub in ["home", "cwd"] {
+            walk(&self.path(sub), &mut |p| found.push(p.to_owned()));
+        }
+        walk(&self.path("tmp"), &mut |p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.contains("hostile-download") || name.ends_with(".crdownload") {
+                found.push(p.to_owned());
+            }
+        });
+        found
+    }
+}
+
+/// Call `f` on every file under `dir` (recursively).
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, f),
+            Ok(_) => f(&path),
+            Err(_) => {}
+        }
+    }
+}
+
+/// A process's state letter and parent pid, from `/proc/PID/stat`.
+fn stat(pid: u32) -> Option<(char, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) S ppid …`: comm may hold spaces and parentheses.
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+fn state(pid: u32) -> Option<char> {
+    stat(pid).map(|(s, _)| s)
+}
+
+/// The live children of `parent` whose command line names a Chromium.
+fn chromium_children(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Some((state, ppid)) = stat(pid) else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if ppid == parent && state != 'Z' && cmdline.contains("--user-data-dir=") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Wait until `pid` exits or `limit` passes, by polling a pidfd.
+#[expect(
+    unsafe_code,
+    reason = "pidfd_open and poll: waiting for a process that is not our child"
+)]
+fn await_exit(pid: u32, limit: Duration) {
+    let Ok(raw) = i32::try_from(pid) else { return };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
+    let Ok(fd) = i32::try_from(fd) else { return };
+    if fd < 0 {
+        return; // already gone
+    }
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd; fd is ours and closed right after.
+    unsafe {
+        libc::poll(&raw mut poll, 1, ms);
+        libc::close(fd);
+    }
+}
+
+fn sigkill(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -9 {pid}");
+}
+
+/// Kills the child if the test gives up on it; `disarm` when it ended.
+struct Watchdog(Option<mpsc::Sender<()>>);
+
+impl Watchdog {
+    fn arm(pid: u32, deadline: Duration) -> Watchdog {
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(deadline) {
+                // The scan overran its deadline.
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        });
+        Watchdog(Some(tx))
+    }
+
+    fn disarm(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+/// Drain stderr on a thread (so a chatty scan never blocks on it).
+fn drain(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    })
+}
+
+fn parse(lines: &[String], stderr: &str) -> Vec<RecordReport> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\nstderr:\n{stderr}")))
+        .collect()
+}
+
+fn assert_each_line_once(reports: &[RecordReport], lines: u64) {
+    let mut counts = BTreeMap::new();
+    for r in reports {
+        *counts.entry(r.line).or_insert(0) += 1;
+    }
+    let want: BTreeMap<u64, i32> = (2..=lines + 1).map(|l| (l, 1)).collect();
+    assert_eq!(counts, want, "every record exactly once");
+}
+
+/// The `keyword` (why) of each `site-unreachable` finding of `report`.
+fn unreachable_kinds(report: &RecordReport) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.code == SiteUnreachable)
+        .map(|f| f.evidence.keyword.clone().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn hostile_pages_are_judged_per_spec_and_leave_nothing_behind() {
+    let farm = FixtureFarm::start();
+    let sandbox = Sandbox::new();
+    let hostile = std::fs::read_to_string(records("hostile.csv")).expect("hostile.csv");
+    let input = sandbox.path("in.csv");
+    std::fs::write(
+        &input,
+        format!("{hostile}icp-ok.test,清风文化,京ICP备18012345号-1\nicp-unlinked.test,云朵家居,湘ICP备17093456号-1\n"),
+    )
+    .expect("write input");
+    let records = u64::try_from(hostile.lines().count() + 1).expect("count");
+    // Worst case every target uses its whole budget (a crashed renderer is
+    // retried inside the same budget): records × 4 targets × timeout /
+    // concurrency, plus 60 s for browser start-up and a loaded machine.
+    let bound = Duration::from_secs(records * 4 * TIMEOUT_SECS / CONCURRENCY + 60);
+
+    let started = Instant::now();
+    let mut child = sandbox
+        .command(&farm, &input)
+        .args(["--browsers", "1", "--timeout", &TIMEOUT_SECS.to_string()])
+        .args(["--concurrency", &CONCURRENCY.to_string()])
+        // A renderer with a small V8 heap, so the memory hog dies in a
+        // second instead of after filling 4 GB.
+        .arg("--chrome-arg=--js-flags=--max-old-space-size=512")
+        .spawn()
+        .expect("spawn beian-audit");
+    let mut watchdog = Watchdog::arm(child.id(), bound * 2);
+    let stderr = drain(&mut child);
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let status = child.wait().expect("wait");
+    let elapsed = started.elapsed();
+    watchdog.disarm();
+    let stderr = stderr.join().expect("stderr thread");
+    assert_eq!(status.code(), Some(1), "exit status; stderr:\n{stderr}");
+    assert!(
+        elapsed <= bound,
+        "the scan took {elapsed:?}, over its bound {bound:?}"
+    );
+
+    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+    let reports = parse(&lines, &stderr);
+    assert_each_line_once(&reports, records);
+
+    let unreachable = |domain: &str, kind: &str| {
+        let r = report(&reports, domain);
+        assert_findings(r, &[(SiteUnreachable, On::All)]);
+        assert_eq!(
+            unreachable_kinds(r),
+            vec![kind; 4],
+            "why {domain} is unreachable"
+        );
+    };
+    unreachable("hostile-hang.test", "timeout");
+    unreachable("hostile-redirect-loop.test", "other");
+    unreachable("hostile-js-loop.test", "script-hung");
+    unreachable("hostile-oom.test", "renderer-crashed");
+    unreachable("hostile-download.test", "download");
+    for domain in [
+        "hostile-drip.test",
+        "hostile-big.test",
+        "hostile-meta-refresh.test",
+        "hostile-dialogs.test",
+        "hostile-popups.test",
+        "hostile-gbk.test",
+        "icp-ok.test",
+    ] {
+        assert_findings(report(&reports, domain), &[]);
+    }
+    let gbk = report(&reports, "hostile-gbk.test");
+    assert!(
+        gbk.targets
+            .iter()
+            .all(|t| t.title.as_deref() == Some("国标编码网 - 首页")
+                && t.icp_numbers == ["京ICP备18090012号-1"]),
+        "the GBK page is decoded"
+    );
+    // Popups are closed, never followed: every target ends on its own page.
+    let popups = report(&reports, "hostile-popups.test");
+    assert!(
+        popups
+            .targets
+            .iter()
+            .all(|t| t.final_url.as_deref() == Some(t.url.as_str())),
+        "a popup was followed: {:?}",
+        popups
+            .targets
+            .iter()
+            .map(|t| &t.final_url)
+            .collect::<Vec<_>>()
+    );
+    // Plain text is judged as a page: it shows the number, has no title
+    // and no link.
+    assert_findings(
+        report(&reports, "hostile-plaintext.test"),
+        &[(TitleMissing, On::All), (IcpNotLinked, On::All)],
+    );
+    assert_findings(
+        report(&reports, "icp-unlinked.test"),
+        &[(IcpNotLinked, On::All)],
+    );
+
+    assert_eq!(
+        sandbox.stray_files(),
+        Vec::<PathBuf>::new(),
+        "files written by the scan"
+    );
+    let left = sandbox.await_no_processes(Duration::from_secs(5));
+    assert!(
+        left.is_empty(),
+        "processes of the scan outlived it: {left:?}"
+    );
+}
+
+/// Normal farm records and the findings they must have.
+const NORMAL: &str = "domain,service_name,icp_number
+icp-ok.test,清风文化,京ICP备18012345号-1
+icp-js-injected.test,青木书店,京ICP备19020231号-1
+icp-split-spans.test,小满手作,京ICP备17044321号-1
+icp-fullwidth.test,石榴影像,苏ICP备16052277号-3
+icp-unlinked.test,云朵家居,湘ICP备17093456号-1
+icp-missing.test,蓝莓农场,冀ICP备20137890号-1
+title-wrong.test,蓝鲸摄影,津ICP备18181234号-1
+";
+
+fn expected_normal() -> Vec<(&'static str, Vec<(FindingCode, On)>)> {
+    vec![
+        ("icp-ok.test", vec![]),
+        ("icp-js-injected.test", vec![]),
+        ("icp-split-spans.test", vec![]),
+        ("icp-fullwidth.test", vec![]),
+        ("icp-unlinked.test", vec![(IcpNotLinked, On::All)]),
+        ("icp-missing.test", vec![(IcpNumberMissing, On::All)]),
+        ("title-wrong.test", vec![(TitleMismatch, On::All)]),
+    ]
+}
+
+/// Start a scan of `NORMAL` and wait for its first record line (while its
+/// browser is busy with the next ones).
+fn start_normal_scan(
+    farm: &FixtureFarm,
+    sandbox: &Sandbox,
+) -> (Child, BufReader<std::process::ChildStdout>, String) {
+    let input = sandbox.path("in.csv");
+    std::fs::write(&input, NORMAL).expect("write input");
+    let mut child = sandbox
+        .command(farm, &input)
+        .args(["--browsers", "1", "--concurrency", "2", "--timeout", "15"])
+        .spawn()
+        .expect("spawn beian-audit");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("read the first record");
+    assert!(!first.is_empty(), "the scan ended without a record");
+    (child, stdout, first)
+}
+
+#[test]
+fn a_killed_browser_is_relaunched_and_its_targets_retried() {
+    let farm = FixtureFarm::start();
+    let sandbox = Sandbox::new();
+    let (mut child, mut stdout, first) = start_normal_scan(&farm, &sandbox);
+    let mut watchdog = Watchdog::arm(child.id(), Duration::from_secs(300));
+    let stderr = drain(&mut child);
+    let browsers = chromium_children(child.id());
+    assert_eq!(browsers.len(), 1, "the scan runs one browser: {browsers:?}");
+    sigkill(browsers[0]);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read stdout");
+    let status = child.wait().expect("wait");
+    watchdog.disarm();
+    let stderr = stderr.join().expect("stderr thread");
+    assert_eq!(status.code(), Some(1), "exit status; stderr:\n{stderr}");
+    let lines: Vec<String> = std::iter::once(first.trim_end().to_owned())
+        .chain(rest.lines().map(str::to_owned))
+        .collect();
+    let reports = parse(&lines, &stderr);
+    assert!(
+        lines.len() > 1,
+        "the browser was killed after the scan's last record"
+    );
+    assert_each_line_once(&reports, 7);
+    for (domain, expected) in expected_normal() {
+        let r = report(&reports, domain);
+        assert_findings(r, &expected);
+        assert_ne!(r.verdict, Verdict::Error, "{domain}: a crawler-error");
+    }
+    assert!(
+        stderr.contains("replaced a dead Chromium"),
+        "the scan relaunched its killed browser; stderr:\n{stderr}"
+    );
+    let left = sandbox.await_no_processes(Duration::from_secs(5));
+    assert!(
+        left.is_empty(),
+        "processes of the scan outlived it: {left:?}"
+    );
+}
+
+#[test]
+fn a_killed_worker_takes_its_chromium_along() {
+    let farm = FixtureFarm::start();
+    let sandbox = Sandbox::new();
+    let (mut child, _stdout, _first) = start_normal_scan(&farm, &sandbox);
+    let browsers = chromium_children(child.id());
+    assert_eq!(browsers.len(), 1, "the scan runs one browser: {browsers:?}");
+    let before = sandbox.processes();
+    assert!(
+        before.len() > 1,
+        "the browser and its helpers are tagged: {before:?}"
+    );
+    sigkill(child.id());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), None, "killed by a signal");
+    let left = sandbox.await_no_processes(Duration::from_secs(10));
+    assert!(
+        left.is_empty(),
+        "Chromium outlived its killed worker: {left:?}"
+    );
+}
