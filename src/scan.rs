@@ -48,8 +48,10 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     // Open the input first: an unreadable file must fail before a browser starts.
     let records = read_records(&config.input, config.input_format)?;
     let (done, mut writer) = open_output(&config)?;
-    let (index, total) = build_index(&config, &done)?;
-    let mut tally = start_summary(&config, total)?;
+    // The pre-read runs beside the first renders: a million-line input
+    // starts scanning at once; judging waits for it (see `judge`).
+    let mut index_task = Some(spawn_index(&config, &done));
+    let mut tally = start_summary(&config, None)?;
     let pool = launch_pool(&config).await?;
     tracing::info!(
         browsers = config.browsers,
@@ -87,16 +89,11 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         })
         .buffer_unordered(concurrency);
 
-    let mut judge = Judge::new(index);
+    let mut judge = None;
     let mut write_failed = None;
     let mut interrupted = false;
     let stop_seen = stop_rx.clone();
-    let grace = ctx.config.grace;
-    let mut grace_over = std::pin::pin!(async move {
-        let mut stop = stop_rx;
-        let _ = stop.wait_for(|stop| *stop).await;
-        tokio::time::sleep(grace).await;
-    });
+    let mut grace_over = std::pin::pin!(grace_after_stop(stop_rx, ctx.config.grace));
     loop {
         let item = tokio::select! {
             item = finished.next() => item,
@@ -107,6 +104,10 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
             }
         };
         let Some(item) = item else { break };
+        let judge = match &mut judge {
+            Some(judge) => judge,
+            None => judge.insert(ready_judge(&mut index_task, &mut tally).await),
+        };
         let reports = match item {
             Ok(done) => judge.accept(done),
             Err(invalid) => vec![invalid_report(invalid)],
@@ -116,7 +117,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
             break;
         }
     }
-    if write_failed.is_none() {
+    if let (None, Some(judge)) = (&write_failed, &mut judge) {
         let rest = judge.finish();
         if let Err(e) = write_all(&mut writer, rest, &mut tally, &ctx.config) {
             write_failed = Some(e);
@@ -225,6 +226,46 @@ fn start_summary(config: &ScanConfig, total: Option<u64>) -> Result<Summary, Err
             .unwrap_or_default(),
         source,
     })
+}
+
+/// Resolves `grace` after the first stop signal.
+async fn grace_after_stop(mut stop: tokio::sync::watch::Receiver<bool>, grace: Duration) {
+    let _ = stop.wait_for(|stop| *stop).await;
+    tokio::time::sleep(grace).await;
+}
+
+/// The pre-read of the input (see [`build_index`]), with the record total.
+type IndexTask = tokio::task::JoinHandle<Result<(ScanIndex, Option<u64>), Error>>;
+
+/// Start the pre-read on a blocking thread.
+fn spawn_index(config: &ScanConfig, done: &DoneSet) -> IndexTask {
+    let (config, done) = (config.clone(), done.clone());
+    tokio::task::spawn_blocking(move || build_index(&config, &done))
+}
+
+/// The judge, once the pre-read index is ready; also tells the progress
+/// display how many records to expect.
+async fn ready_judge(index_task: &mut Option<IndexTask>, tally: &mut Summary) -> Judge {
+    let built = match index_task.take() {
+        Some(task) => task.await,
+        None => Ok(Ok((ScanIndex::default(), None))),
+    };
+    match built {
+        Ok(Ok((index, total))) => {
+            tally.set_total(total);
+            Judge::new(index)
+        }
+        // The file was readable a moment ago; without the index only the
+        // cross-record rules lose what other records would have told them.
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot pre-read the input; judging records alone");
+            Judge::new(ScanIndex::default())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "input pre-read failed; judging records alone");
+            Judge::new(ScanIndex::default())
+        }
+    }
 }
 
 /// Read the input once ahead of the scan to learn every filed domain and

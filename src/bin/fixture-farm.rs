@@ -1091,14 +1091,21 @@ mod tests {
 
     #[test]
     fn repeat_appends_padding_and_refuses_huge_bodies() {
-        let route: Route = serde_json::from_str(
-            r#"{"body": "<p>x</p>", "repeat": {"text": "ab", "times": 3}}"#,
-        )
-        .expect("parses");
+        let route: Route =
+            serde_json::from_str(r#"{"body": "<p>x</p>", "repeat": {"text": "ab", "times": 3}}"#)
+                .expect("parses");
         let mut body = b"<p>x</p>".to_vec();
-        route.repeat.as_ref().expect("repeat").apply(&mut body).expect("fits");
+        route
+            .repeat
+            .as_ref()
+            .expect("repeat")
+            .apply(&mut body)
+            .expect("fits");
         assert_eq!(body, b"<p>x</p>ababab");
-        let huge = Repeat { text: "0123456789".into(), times: REPEAT_MAX };
+        let huge = Repeat {
+            text: "0123456789".into(),
+            times: REPEAT_MAX,
+        };
         assert!(huge.apply(&mut Vec::new()).is_err());
         assert!(serde_json::from_str::<Route>(r#"{"repeat": {"text": "a"}}"#).is_err());
     }

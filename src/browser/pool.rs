@@ -279,6 +279,13 @@ impl BrowserPool {
                     job.started = Instant::now();
                     job.budget = left;
                 }
+                // The retry had only what the crash left of the budget: if
+                // it ran out, the crash is why (SPEC §2), not the clock.
+                Err(RenderError::Site(Unreachable::Timeout { .. } | Unreachable::ScriptHung))
+                    if retried =>
+                {
+                    return Err(RenderError::Site(Unreachable::RendererCrashed));
+                }
                 other => return other,
             }
         }

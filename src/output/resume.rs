@@ -7,7 +7,7 @@ use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 
 /// Input line numbers whose result is already in the output file.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DoneSet {
     lines: HashSet<u64>,
 }

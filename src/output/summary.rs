@@ -95,6 +95,9 @@ pub struct SummaryReport {
 /// Counters the progress display reads while the scan writes.
 #[derive(Debug, Default)]
 struct Live {
+    /// Records the scan will write, plus one; 0 while unknown (the scan
+    /// learns it from a pre-read that runs beside the first renders).
+    total_plus_one: AtomicU64,
     records: AtomicU64,
     targets: AtomicU64,
     pass: AtomicU64,
@@ -129,6 +132,7 @@ impl Summary {
             None => None,
         };
         let live = Arc::new(Live::default());
+        live.set_total(options.total);
         let use_bar = options.progress && !options.json_logs && io::stderr().is_terminal();
         let bar = use_bar.then(|| progress_bar(options.total));
         if let Some(bar) = &bar {
@@ -139,14 +143,7 @@ impl Summary {
             .progress
             .then(|| tokio::runtime::Handle::try_current().ok())
             .flatten()
-            .map(|rt| {
-                rt.spawn(show_progress(
-                    Arc::clone(&live),
-                    options.total,
-                    started,
-                    bar.clone(),
-                ))
-            });
+            .map(|rt| rt.spawn(show_progress(Arc::clone(&live), started, bar.clone())));
         Ok(Summary {
             options,
             started,
@@ -158,6 +155,17 @@ impl Summary {
             bar,
             ticker,
         })
+    }
+
+    /// The number of records the scan will write, once known.
+    pub fn set_total(&mut self, total: Option<u64>) {
+        self.live.set_total(total);
+        if let (Some(bar), Some(total)) = (&self.bar, total) {
+            bar.set_length(total);
+            if let Ok(style) = ProgressStyle::with_template(BAR_WITH_TOTAL) {
+                bar.set_style(style);
+            }
+        }
     }
 
     /// Count one written report.
@@ -190,11 +198,7 @@ impl Summary {
         self.slowest.truncate(SLOWEST);
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(progress_message(
-                live,
-                self.options.total,
-                self.started.elapsed(),
-            ));
+            bar.set_message(progress_message(live, self.started.elapsed()));
         }
     }
 
@@ -213,7 +217,7 @@ impl Summary {
         let targets = self.live.targets.load(Ordering::Relaxed);
         SummaryReport {
             records: self.live.records.load(Ordering::Relaxed),
-            total: self.options.total,
+            total: self.live.total(),
             verdicts: VerdictCounts {
                 pass: self.live.pass.load(Ordering::Relaxed),
                 fail: self.live.fail.load(Ordering::Relaxed),
@@ -278,12 +282,22 @@ impl Drop for Summary {
     }
 }
 
+const BAR_WITH_TOTAL: &str = "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records · {msg}";
+
+impl Live {
+    fn set_total(&self, total: Option<u64>) {
+        let stored = total.map_or(0, |t| t.saturating_add(1));
+        self.total_plus_one.store(stored, Ordering::Relaxed);
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.total_plus_one.load(Ordering::Relaxed).checked_sub(1)
+    }
+}
+
 fn progress_bar(total: Option<u64>) -> ProgressBar {
     let (bar, template) = match total {
-        Some(total) => (
-            ProgressBar::new(total),
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records · {msg}",
-        ),
+        Some(total) => (ProgressBar::new(total), BAR_WITH_TOTAL),
         None => (
             ProgressBar::no_length(),
             "{spinner} [{elapsed_precise}] {pos} records · {msg}",
@@ -300,7 +314,8 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
 
 /// The bar's message: rate over the whole run (indicatif's own estimate
 /// decays to nothing while a slow record holds the line), ETA, verdicts.
-fn progress_message(live: &Live, total: Option<u64>, elapsed: Duration) -> String {
+fn progress_message(live: &Live, elapsed: Duration) -> String {
+    let total = live.total();
     let records = live.records.load(Ordering::Relaxed);
     let rate = per_second(records, elapsed);
     let eta = eta_secs(records, total, rate)
@@ -323,12 +338,7 @@ fn eta_secs(records: u64, total: Option<u64>, rate: f64) -> Option<f64> {
 
 /// Refresh the bar's rate and ETA every second; without a bar (stderr not a
 /// terminal, or JSON logs) log one `info` line every [`LOG_EVERY`] instead.
-async fn show_progress(
-    live: Arc<Live>,
-    total: Option<u64>,
-    started: Instant,
-    bar: Option<ProgressBar>,
-) {
+async fn show_progress(live: Arc<Live>, started: Instant, bar: Option<ProgressBar>) {
     let period = if bar.is_some() {
         Duration::from_secs(1)
     } else {
@@ -339,9 +349,10 @@ async fn show_progress(
         every.tick().await;
         let elapsed = started.elapsed();
         if let Some(bar) = &bar {
-            bar.set_message(progress_message(&live, total, elapsed));
+            bar.set_message(progress_message(&live, elapsed));
             continue;
         }
+        let total = live.total();
         let records = live.records.load(Ordering::Relaxed);
         let targets = live.targets.load(Ordering::Relaxed);
         let records_per_s = per_second(records, elapsed);

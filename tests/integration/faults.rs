@@ -1,6 +1,6 @@
 //! Pages that fight back (SPEC §2) and browsers that die: one shared scan
 //! of `fixtures/records/hostile.csv`, and scans whose Chromium or whose
-//! worker is SIGKILLed half-way.
+//! worker is killed (`SIGKILL`) half-way.
 //!
 //! Every scan here runs with its own `TMPDIR` (so its Chromium profiles live
 //! under the test's temporary directory), `HOME` and working directory, and
@@ -145,9 +145,9 @@ fn stat(pid: u32) -> Option<(char, u32)> {
     // `pid (comm) S ppid …`: comm may hold spaces and parentheses.
     let rest = &text[text.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
+    let letter = fields.next()?.chars().next()?;
+    let parent = fields.next()?.parse().ok()?;
+    Some((letter, parent))
 }
 
 fn state(pid: u32) -> Option<char> {
@@ -165,12 +165,12 @@ fn chromium_children(parent: u32) -> Vec<u32> {
         else {
             continue;
         };
-        let Some((state, ppid)) = stat(pid) else {
+        let Some((letter, parent_pid)) = stat(pid) else {
             continue;
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline);
-        if ppid == parent && state != 'Z' && cmdline.contains("--user-data-dir=") {
+        if parent_pid == parent && letter != 'Z' && cmdline.contains("--user-data-dir=") {
             pids.push(pid);
         }
     }
@@ -277,6 +277,67 @@ fn unreachable_kinds(report: &RecordReport) -> Vec<String> {
         .collect()
 }
 
+/// The findings SPEC §2 gives each record of the hostile scan.
+fn assert_hostile_findings(reports: &[RecordReport]) {
+    let unreachable = |domain: &str, kind: &str| {
+        let r = report(reports, domain);
+        assert_findings(r, &[(SiteUnreachable, On::All)]);
+        assert_eq!(
+            unreachable_kinds(r),
+            vec![kind; 4],
+            "why {domain} is unreachable"
+        );
+    };
+    unreachable("hostile-hang.test", "timeout");
+    unreachable("hostile-redirect-loop.test", "other");
+    unreachable("hostile-js-loop.test", "script-hung");
+    unreachable("hostile-oom.test", "renderer-crashed");
+    unreachable("hostile-download.test", "download");
+    for domain in [
+        "hostile-drip.test",
+        "hostile-big.test",
+        "hostile-meta-refresh.test",
+        "hostile-dialogs.test",
+        "hostile-popups.test",
+        "hostile-gbk.test",
+        "icp-ok.test",
+    ] {
+        assert_findings(report(reports, domain), &[]);
+    }
+    let gbk = report(reports, "hostile-gbk.test");
+    assert!(
+        gbk.targets
+            .iter()
+            .all(|t| t.title.as_deref() == Some("国标编码网 - 首页")
+                && t.icp_numbers == ["京ICP备18090012号-1"]),
+        "the GBK page is decoded"
+    );
+    // Popups are closed, never followed: every target ends on its own page.
+    let popups = report(reports, "hostile-popups.test");
+    assert!(
+        popups
+            .targets
+            .iter()
+            .all(|t| t.final_url.as_deref() == Some(t.url.as_str())),
+        "a popup was followed: {:?}",
+        popups
+            .targets
+            .iter()
+            .map(|t| &t.final_url)
+            .collect::<Vec<_>>()
+    );
+    // Plain text is judged as a page: it shows the number, has no title
+    // and no link.
+    assert_findings(
+        report(reports, "hostile-plaintext.test"),
+        &[(TitleMissing, On::All), (IcpNotLinked, On::All)],
+    );
+    assert_findings(
+        report(reports, "icp-unlinked.test"),
+        &[(IcpNotLinked, On::All)],
+    );
+}
+
 #[test]
 fn hostile_pages_are_judged_per_spec_and_leave_nothing_behind() {
     let farm = FixtureFarm::start();
@@ -301,7 +362,7 @@ fn hostile_pages_are_judged_per_spec_and_leave_nothing_behind() {
         .args(["--concurrency", &CONCURRENCY.to_string()])
         // A renderer with a small V8 heap, so the memory hog dies in a
         // second instead of after filling 4 GB.
-        .arg("--chrome-arg=--js-flags=--max-old-space-size=512")
+        .arg("--chrome-arg=--js-flags=--max-old-space-size=128")
         .spawn()
         .expect("spawn beian-audit");
     let mut watchdog = Watchdog::arm(child.id(), bound * 2);
@@ -327,63 +388,7 @@ fn hostile_pages_are_judged_per_spec_and_leave_nothing_behind() {
     let reports = parse(&lines, &stderr);
     assert_each_line_once(&reports, records);
 
-    let unreachable = |domain: &str, kind: &str| {
-        let r = report(&reports, domain);
-        assert_findings(r, &[(SiteUnreachable, On::All)]);
-        assert_eq!(
-            unreachable_kinds(r),
-            vec![kind; 4],
-            "why {domain} is unreachable"
-        );
-    };
-    unreachable("hostile-hang.test", "timeout");
-    unreachable("hostile-redirect-loop.test", "other");
-    unreachable("hostile-js-loop.test", "script-hung");
-    unreachable("hostile-oom.test", "renderer-crashed");
-    unreachable("hostile-download.test", "download");
-    for domain in [
-        "hostile-drip.test",
-        "hostile-big.test",
-        "hostile-meta-refresh.test",
-        "hostile-dialogs.test",
-        "hostile-popups.test",
-        "hostile-gbk.test",
-        "icp-ok.test",
-    ] {
-        assert_findings(report(&reports, domain), &[]);
-    }
-    let gbk = report(&reports, "hostile-gbk.test");
-    assert!(
-        gbk.targets
-            .iter()
-            .all(|t| t.title.as_deref() == Some("国标编码网 - 首页")
-                && t.icp_numbers == ["京ICP备18090012号-1"]),
-        "the GBK page is decoded"
-    );
-    // Popups are closed, never followed: every target ends on its own page.
-    let popups = report(&reports, "hostile-popups.test");
-    assert!(
-        popups
-            .targets
-            .iter()
-            .all(|t| t.final_url.as_deref() == Some(t.url.as_str())),
-        "a popup was followed: {:?}",
-        popups
-            .targets
-            .iter()
-            .map(|t| &t.final_url)
-            .collect::<Vec<_>>()
-    );
-    // Plain text is judged as a page: it shows the number, has no title
-    // and no link.
-    assert_findings(
-        report(&reports, "hostile-plaintext.test"),
-        &[(TitleMissing, On::All), (IcpNotLinked, On::All)],
-    );
-    assert_findings(
-        report(&reports, "icp-unlinked.test"),
-        &[(IcpNotLinked, On::All)],
-    );
+    assert_hostile_findings(&reports);
 
     assert_eq!(
         sandbox.stray_files(),
