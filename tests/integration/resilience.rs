@@ -2,7 +2,6 @@
 //! the per-site cap hold (read from the farm's own request log).
 
 use std::collections::BTreeMap;
-use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,7 +30,7 @@ fn scan_command(farm: &FixtureFarm) -> Command {
 
 /// The input lines of a record file's records (CSV: after the header).
 fn input_lines(csv: &str) -> Vec<u64> {
-    let text = std::fs::read_to_string(records(csv)).unwrap();
+    let text = std::fs::read_to_string(records(csv)).expect("record file");
     (2..=text.lines().count() as u64).collect()
 }
 
