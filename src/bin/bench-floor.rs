@@ -100,6 +100,10 @@ struct Args {
     /// urls.txt lists every host twice in a row, desktop then phone.
     #[arg(long)]
     emulate: bool,
+    /// While a page loads, evaluate a trivial expression in it every MS
+    /// milliseconds (what `scan`'s settle probes cost, without their wait).
+    #[arg(long, value_name = "MS")]
+    poll_ms: Option<u64>,
 }
 
 /// One started, connected Chromium.
@@ -201,7 +205,8 @@ async fn run(args: &Args) -> Result<String, String> {
             let profile = args
                 .emulate
                 .then(|| DeviceProfile::for_device(device, &instance.version));
-            let outcome = visit(&instance.browser, url, profile.as_ref(), budget).await;
+            let poll = args.poll_ms.map(Duration::from_millis);
+            let outcome = visit(&instance.browser, url, profile.as_ref(), poll, budget).await;
             (url.clone(), outcome)
         })
         .buffer_unordered(args.concurrency.max(1))
@@ -265,6 +270,7 @@ async fn visit(
     browser: &Browser,
     url: &str,
     profile: Option<&DeviceProfile>,
+    poll: Option<Duration>,
     budget: Duration,
 ) -> Outcome {
     let mut steps = Steps::default();
@@ -288,10 +294,25 @@ async fn visit(
         }
     }
     steps.open = lap();
-    let titled = match tokio::time::timeout(budget, page.goto(url)).await {
+    let load = async {
+        let Some(every) = poll else {
+            return page.goto(url).await.map(|_| ());
+        };
+        let goto = page.goto(url);
+        tokio::pin!(goto);
+        loop {
+            tokio::select! {
+                done = &mut goto => return done.map(|_| ()),
+                () = tokio::time::sleep(every) => {
+                    let _ = page.evaluate("document.readyState").await;
+                }
+            }
+        }
+    };
+    let titled = match tokio::time::timeout(budget, load).await {
         Err(_) => Err("timed out".to_owned()),
         Ok(Err(e)) => Err(format!("navigate: {e}")),
-        Ok(Ok(_)) => {
+        Ok(Ok(())) => {
             steps.load = lap();
             let title = page.get_title().await;
             steps.title = lap();

@@ -45,7 +45,9 @@ pub(crate) fn block_local_schemes() -> SetBlockedUrLsParams {
 
 /// Fold what `session` saw into a render's `result`. `failed_url` is the
 /// URL the main frame last tried to load (where a failed navigation
-/// failed).
+/// failed). An error page (status >= 400) that the guard itself answered —
+/// a refusal, or an upstream it could not reach — is that failure, not the
+/// site's status.
 pub(crate) fn apply(
     result: Result<PageSnapshot, RenderError>,
     failed_url: &str,
@@ -60,31 +62,38 @@ pub(crate) fn apply(
                 }
                 .into());
             }
+            if page.status.is_some_and(|s| s >= 400) {
+                if let Some(failure) = guard_failure(&page.final_url, session, budget_secs) {
+                    return Err(failure);
+                }
+            }
             page.addresses = served_from(&page, session);
             page.refused_subresources = u32::try_from(session.refused()).unwrap_or(u32::MAX);
             Ok(page)
         }
         Err(RenderError::Site(why)) => {
-            let Some((host, port)) = host_port(failed_url) else {
-                return Err(why.into());
-            };
-            if let Some(address) = session.refusal(&host, port) {
-                return Err(RenderError::Refused {
-                    host,
-                    address: address.to_string(),
-                });
-            }
-            let upstream = session.failure(&host, port).and_then(|error| {
-                let outcome = DocumentOutcome {
-                    error: Some(error),
-                    ..DocumentOutcome::default()
-                };
-                classify(outcome, budget_secs)
-            });
-            Err(upstream.unwrap_or(why).into())
+            Err(guard_failure(failed_url, session, budget_secs).unwrap_or(why.into()))
         }
         Err(other) => Err(other),
     }
+}
+
+/// Why the guard gave the main frame no page at `url`: it refused the
+/// host, or could not reach it (read like Chromium's own `net::ERR_…`).
+fn guard_failure(url: &str, session: &Session, budget_secs: u64) -> Option<RenderError> {
+    let (host, port) = host_port(url)?;
+    if let Some(address) = session.refusal(&host, port) {
+        return Some(RenderError::Refused {
+            host,
+            address: address.to_string(),
+        });
+    }
+    let error = session.failure(&host, port)?;
+    let outcome = DocumentOutcome {
+        error: Some(error),
+        ..DocumentOutcome::default()
+    };
+    classify(outcome, budget_secs).map(RenderError::from)
 }
 
 /// The upstream addresses of the main document and every hop before it,
@@ -259,6 +268,14 @@ mod tests {
             matches!(&result, Err(RenderError::Refused { host, address }) if host == "inside.test" && address == "10.0.0.1"),
             "{result:?}"
         );
+        // The guard's 403 arriving as an error page is the same refusal.
+        let mut forbidden = page_on("https://inside.test/", &[]);
+        forbidden.status = Some(403);
+        let result = apply(Ok(forbidden), "https://inside.test/", &session, 30);
+        assert!(
+            matches!(&result, Err(RenderError::Refused { .. })),
+            "{result:?}"
+        );
         // Another host's failure stays what the browser said.
         let result = apply(
             Err(tunnel_failed.into()),
@@ -292,6 +309,18 @@ mod tests {
             matches!(&result, Err(RenderError::Site(Unreachable::Dns { detail })) if detail == "net::ERR_NAME_NOT_RESOLVED"),
             "{result:?}"
         );
+        let mut bad_gateway = page_on("http://gone.test/", &[]);
+        bad_gateway.status = Some(502);
+        let result = apply(Ok(bad_gateway), "http://gone.test/", &session, 30);
+        assert!(
+            matches!(&result, Err(RenderError::Site(Unreachable::Dns { .. }))),
+            "{result:?}"
+        );
+        // A site's own error page stays a page.
+        let mut not_found = page_on("http://site.test/missing", &[]);
+        not_found.status = Some(404);
+        let page = apply(Ok(not_found), "http://site.test/missing", &session, 30).unwrap();
+        assert_eq!(page.status, Some(404));
     }
 
     #[tokio::test]

@@ -15,14 +15,18 @@
 //!   gets `502` (or `504`) with `X-Beian-Audit-Error: net::ERR_…`.
 //!
 //! Every decision is [`super::admit`]'s, and the proxy connects only to the
-//! addresses that decision returned: the name is resolved once, so a DNS
-//! answer that changes between check and connect changes nothing.
+//! addresses that decision returned: the name is resolved once for both, so
+//! a DNS answer that changes between check and connect changes nothing. A
+//! [`Session`] keeps its answers for the page's lifetime, as Chromium's own
+//! host cache would; the default listener looks up every request.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -143,7 +147,12 @@ impl Proxy {
     /// called inside a tokio runtime.
     pub async fn start(config: ProxyConfig) -> io::Result<Proxy> {
         let config = Arc::new(config);
-        let (addr, accept) = listen(Arc::clone(&config), None).await?;
+        let shared = Listener {
+            config: Arc::clone(&config),
+            log: None,
+            answers: None,
+        };
+        let (addr, accept) = listen(shared).await?;
         tracing::debug!(%addr, policy = ?config.policy, "network guard listening");
         Ok(Proxy {
             config,
@@ -163,11 +172,17 @@ impl Proxy {
     }
 
     /// A listener of its own for one render, with the same policy, that
-    /// records every request it serves. Give its [`Session::server`] to one
+    /// records every request it serves and looks each name up once (every
+    /// use of the answer is checked). Give its [`Session::server`] to one
     /// browser context only.
     pub async fn session(&self) -> io::Result<Session> {
         let log: Log = Arc::default();
-        let (addr, accept) = listen(Arc::clone(&self.config), Some(Arc::clone(&log))).await?;
+        let shared = Listener {
+            config: Arc::clone(&self.config),
+            log: Some(Arc::clone(&log)),
+            answers: Some(Mutex::default()),
+        };
+        let (addr, accept) = listen(shared).await?;
         Ok(Session { addr, log, accept })
     }
 }
@@ -257,13 +272,46 @@ impl Drop for Session {
     }
 }
 
+/// What the connections of one listener share.
+struct Listener {
+    config: Arc<ProxyConfig>,
+    /// A session's record of what it did.
+    log: Option<Log>,
+    /// A session's look-ups: each name is resolved once per page, as
+    /// Chromium's own host cache would, and the answer is checked again on
+    /// every use. Failed look-ups are not kept.
+    answers: Option<Mutex<HashMap<String, Vec<IpAddr>>>>,
+}
+
+impl Resolver for Listener {
+    fn lookup<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+        Box::pin(async move {
+            let Some(answers) = &self.answers else {
+                return self.config.resolver.lookup(host, port).await;
+            };
+            let known = answers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(host)
+                .cloned();
+            if let Some(ips) = known {
+                return Ok(ips);
+            }
+            let ips = self.config.resolver.lookup(host, port).await?;
+            answers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(host.to_owned(), ips.clone());
+            Ok(ips)
+        })
+    }
+}
+
 /// Bind 127.0.0.1:0 and serve each connection on its own task. The
 /// connections live in the accept task's `JoinSet`, so aborting that task
 /// ends them all.
-async fn listen(
-    config: Arc<ProxyConfig>,
-    log: Option<Log>,
-) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+async fn listen(shared: Listener) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let shared = Arc::new(shared);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
     let accept = tokio::spawn(async move {
@@ -272,7 +320,7 @@ async fn listen(
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        connections.spawn(serve(Arc::clone(&config), log.clone(), stream));
+                        connections.spawn(serve(Arc::clone(&shared), stream));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "network guard cannot accept; retrying");
@@ -288,7 +336,7 @@ async fn listen(
 }
 
 /// Serve one client connection: one request, or one tunnel.
-async fn serve(config: Arc<ProxyConfig>, log: Option<Log>, mut client: TcpStream) {
+async fn serve(shared: Arc<Listener>, mut client: TcpStream) {
     let _ = client.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
     // Idle, closed, broken, or a head too long to be a request: drop it.
@@ -307,7 +355,7 @@ async fn serve(config: Arc<ProxyConfig>, log: Option<Log>, mut client: TcpStream
         }
     };
     let early = buf.split_off(head_len);
-    let (outcome, upstream) = open(&config, &request.host, request.port).await;
+    let (outcome, upstream) = open(&shared, &request.host, request.port).await;
     match &outcome {
         Outcome::Refused { address } => {
             tracing::debug!(host = %request.host, port = request.port, %address, "network guard refused a connection");
@@ -318,7 +366,7 @@ async fn serve(config: Arc<ProxyConfig>, log: Option<Log>, mut client: TcpStream
         Outcome::Connected { .. } => {}
     }
     let denial = upstream.is_none().then(|| denied(&request.host, &outcome));
-    if let Some(log) = &log {
+    if let Some(log) = &shared.log {
         lock(log).push(Exchange {
             host: request.host.clone(),
             port: request.port,
@@ -343,11 +391,12 @@ async fn serve(config: Arc<ProxyConfig>, log: Option<Log>, mut client: TcpStream
 
 /// Decide, then connect to the first admitted address that answers.
 async fn open(
-    config: &ProxyConfig,
+    shared: &Listener,
     host: &str,
     port: u16,
 ) -> (Outcome, Option<(TcpStream, SocketAddr)>) {
-    let addrs = match admit(&config.policy, config.resolver.as_ref(), host, port).await {
+    let config = &shared.config;
+    let addrs = match admit(&config.policy, shared, host, port).await {
         Ok(addrs) => addrs,
         Err(Denial::Refused { address }) => return (Outcome::Refused { address }, None),
         Err(Denial::Unresolved { detail }) => {
