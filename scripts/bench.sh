@@ -15,9 +15,10 @@
 #   BENCH_KEEP              keep the temp dir (farm, outputs, logs) and print its path
 #   CHROME                  the browser both the scan and the floor drive
 #
-# Per regime: the floor runs once at each candidate concurrency and the best
-# is kept; then R rounds each run the floor (at that concurrency) and the
-# scan, interleaved so that drifting machine load hits both alike. Every
+# Per regime: the floor runs once at each candidate concurrency on the first
+# quarter of the pages and the best is kept; then R rounds each run the floor
+# (at that concurrency) and the scan, interleaved so that drifting machine
+# load hits both alike. Every
 # process tree is measured by scripts/bench_tool.py (wall time, exact CPU via
 # a child subreaper and RUSAGE_CHILDREN, peak PSS); every scan's output is
 # checked against the generator's expected findings.
@@ -149,7 +150,7 @@ for reg in "${regimes[@]}"; do
       "$bin/beian-audit" scan "$work/farm/records.csv" -o "$out" \
       --resolve "*=$farm_addr" --scheme http --no-progress $scan_args
     read -r tps cpu mib exit_code < <(python3 scripts/bench_tool.py brief "$m" "$targets")
-    if [ "$exit_code" -gt 1 ]; then
+    if [ "$exit_code" -gt 1 ] || [ "$exit_code" -lt 0 ]; then
       echo "bench.sh: scan exited $exit_code; its stderr:" >&2
       tail -n 20 "$out.stderr" >&2
       exit 2

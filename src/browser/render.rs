@@ -307,6 +307,10 @@ async fn settle(
         // A probe that fails or cannot be read says nothing about timers or
         // the DOM, so it never counts as quiet (under CPU load it would end
         // settle before a 1.5 s footer timer fires).
+        // The load state is taken before the probe is sent: a load event
+        // (and a footer timer its handler sets) landing while the probe is
+        // in flight must not pair a stale "no timers" with a fresh "loaded".
+        let loaded_before_probe = rx.borrow().loaded();
         let probe = match evaluate(page, EvaluateParams::new(PROBE_JS), probe_end).await {
             Ok(value) => serde_json::from_value::<Probe>(value)
                 .map_err(|e| tracing::debug!(error = %e, "unreadable settle probe"))
@@ -328,7 +332,9 @@ async fn settle(
             if t.status_failure().is_some() {
                 return Ok(());
             }
-            let loaded = t.loaded() || probe.ready == "complete";
+            // readyState turns "complete" in the same task that fires load,
+            // so a probe that saw it also saw the timers load handlers set.
+            let loaded = loaded_before_probe || (probe_read && probe.ready == "complete");
             let network_quiet = t.network_quiet(now);
             let timers_quiet = probe_read && probe.timers < 1.0;
             if loaded && network_quiet && timers_quiet {
