@@ -417,3 +417,55 @@ async fn open_in_chromium(html_path: &Path) -> (Shown, Filtered) {
     events.abort();
     (shown, filtered)
 }
+
+/// The report of a real scan of a site whose title is a `<script>`: the
+/// title reaches the report through the browser, and the page runs none of
+/// it. See: #6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_of_a_scanned_script_title_runs_no_script() {
+    let farm = crate::common::FixtureFarm::start();
+    // The Scan builder blocks on its own runtime: run it off this one.
+    let scan = tokio::task::spawn_blocking(move || {
+        crate::common::Scan::new(&farm)
+        .stdin("domain,service_name,icp_number\ntitle-script.test,脚本站,京ICP备18099999号-1\nicp-wrong-link.test,松果科技,京ICP备20081234号-1\nicp-ok.test,清风文化,京ICP备18012345号-1\n")
+        .arg("--input-format")
+        .arg("csv")
+        .run()
+    })
+    .await
+    .unwrap();
+    let reports = scan.reports();
+    let scripted = crate::common::report(&reports, "title-script.test");
+    assert!(
+        scripted
+            .targets
+            .iter()
+            .all(|t| t.title.as_deref() == Some(HOSTILE_TITLE)),
+        "the scan read the title as text: {:?}",
+        scripted
+            .targets
+            .iter()
+            .map(|t| &t.title)
+            .collect::<Vec<_>>()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ndjson_path = dir.path().join("scan.ndjson");
+    std::fs::write(&ndjson_path, &scan.stdout).unwrap();
+    let html_path = dir.path().join("report.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_beian-audit"))
+        .arg("report")
+        .arg(&ndjson_path)
+        .arg("-o")
+        .arg(&html_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (shown, _) = open_in_chromium(&html_path).await;
+    assert_eq!(shown.pwned, "undefined", "no site script ran in the report");
+    assert_eq!(shown.records, 3);
+}
