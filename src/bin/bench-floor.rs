@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use beian_audit::browser::launch::{BASE_FLAGS, DISABLED_FEATURES};
 use beian_audit::browser::{BrowserVersion, ChromeConfig, DeviceProfile};
 use beian_audit::targets::Device;
 use chromiumoxide::cdp::browser_protocol::emulation::{
@@ -37,41 +38,6 @@ use tokio::process::{Child, Command};
 
 /// How long a starting Chromium may take to print its `DevTools` address.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The flags `beian-audit`'s pool starts every Chromium with (copied from
-/// `src/browser/launch.rs`, whose list is crate-private; keep them in step).
-const CHROME_FLAGS: &[&str] = &[
-    "--headless",
-    "--remote-debugging-port=0",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--disable-breakpad",
-    "--disable-client-side-phishing-detection",
-    "--disable-domain-reliability",
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-    "--disable-ipc-flooding-protection",
-    "--disable-hang-monitor",
-    "--metrics-recording-only",
-    "--password-store=basic",
-    "--use-mock-keychain",
-    "--force-color-profile=srgb",
-    "--mute-audio",
-    "--hide-scrollbars",
-    "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,Translate,\
-     OptimizationHints,OptimizationGuideModelDownloading,MediaRouter,DialMediaRouteProvider,\
-     AutofillServerCommunication,CertificateTransparencyComponentUpdater,\
-     InterestFeedContentSuggestions,PrivacySandboxSettings4,AcceptCHFrame",
-];
 
 /// Load pages as a plain visitor, as fast as Chromium allows.
 #[derive(Debug, Parser)]
@@ -159,6 +125,27 @@ async fn main() -> ExitCode {
 }
 
 /// Launch, load every URL, close; the summary line.
+/// The pool's own flags, so the floor's Chromium is the scan's; `--resolve`
+/// becomes host-resolver rules (the floor has no network guard).
+fn chrome_flags(resolve: &[String]) -> Vec<String> {
+    let mut flags: Vec<String> = BASE_FLAGS.iter().map(|f| (*f).to_owned()).collect();
+    flags.push(format!(
+        "--disable-features={}",
+        DISABLED_FEATURES.join(",")
+    ));
+    if is_root() {
+        flags.push("--no-sandbox".to_owned());
+    }
+    if !resolve.is_empty() {
+        let rules: Vec<String> = resolve
+            .iter()
+            .map(|r| format!("MAP {}", r.replacen('=', " ", 1)))
+            .collect();
+        flags.push(format!("--host-resolver-rules={}", rules.join(", ")));
+    }
+    flags
+}
+
 async fn run(args: &Args) -> Result<String, String> {
     let text = std::fs::read_to_string(&args.urls)
         .map_err(|e| format!("cannot read --urls {}: {e}", args.urls.display()))?;
@@ -169,19 +156,7 @@ async fn run(args: &Args) -> Result<String, String> {
         .map(str::to_owned)
         .collect();
     let executable = ChromeConfig::locate(args.chrome.as_deref()).map_err(|e| e.to_string())?;
-    let mut flags: Vec<String> = CHROME_FLAGS.iter().map(|f| (*f).to_owned()).collect();
-    if is_root() {
-        flags.push("--no-sandbox".to_owned());
-    }
-    if !args.resolve.is_empty() {
-        let rules: Vec<String> = args
-            .resolve
-            .iter()
-            .map(|r| r.replacen('=', " ", 1))
-            .map(|r| format!("MAP {r}"))
-            .collect();
-        flags.push(format!("--host-resolver-rules={}", rules.join(", ")));
-    }
+    let flags = chrome_flags(&args.resolve);
 
     let started = Instant::now();
     let browsers = args.browsers.max(1);

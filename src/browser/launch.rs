@@ -36,9 +36,43 @@ const EXECUTABLE_NAMES: &[&str] = &[
 /// Where distributions keep the real binaries behind their wrapper scripts.
 const REAL_BINARY_DIRS: &[&str] = &["/usr/lib/chromium", "/usr/lib/chromium-browser"];
 
+/// The flags every Chromium of the pool starts with, before the per-run
+/// ones (profile, proxy, sandbox, `--disable-features`, `--chrome-arg`).
+/// Public so that the benchmark's floor starts Chromium the same way.
+pub const BASE_FLAGS: &[&str] = &[
+    "--headless",
+    "--remote-debugging-port=0",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-breakpad",
+    "--disable-client-side-phishing-detection",
+    "--disable-domain-reliability",
+    // Pages render concurrently in background tabs; throttled timers
+    // would hold back the settle wait for a footer injected by setTimeout.
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-ipc-flooding-protection",
+    "--disable-hang-monitor",
+    "--metrics-recording-only",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--force-color-profile=srgb",
+    "--mute-audio",
+    "--hide-scrollbars",
+];
+
 /// Features every instance runs without (one `--disable-features` flag:
 /// Chromium honours only the last one given, so `extra_args` are merged in).
-const DISABLED_FEATURES: &[&str] = &[
+pub const DISABLED_FEATURES: &[&str] = &[
     // Auto-upgrading http:// navigations to https:// would visit a different
     // URL than the target's and wait for a fallback.
     "HttpsUpgrades",
@@ -148,39 +182,7 @@ impl ChromeConfig {
                 extra.push(arg.clone());
             }
         }
-        let mut args: Vec<String> = [
-            "--headless",
-            "--remote-debugging-port=0",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-sync",
-            "--disable-quic",
-            "--disable-extensions",
-            "--disable-default-apps",
-            "--disable-breakpad",
-            "--disable-client-side-phishing-detection",
-            "--disable-domain-reliability",
-            // Pages render concurrently in background tabs; throttled timers
-            // would hold back the settle wait for a footer injected by setTimeout.
-            "--disable-background-timer-throttling",
-            "--disable-renderer-backgrounding",
-            "--disable-backgrounding-occluded-windows",
-            "--disable-ipc-flooding-protection",
-            "--disable-hang-monitor",
-            "--metrics-recording-only",
-            "--password-store=basic",
-            "--use-mock-keychain",
-            "--force-color-profile=srgb",
-            "--mute-audio",
-            "--hide-scrollbars",
-        ]
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect();
+        let mut args: Vec<String> = BASE_FLAGS.iter().map(|a| (*a).to_owned()).collect();
         if as_root {
             // Chromium refuses to start as root with its sandbox on.
             args.push("--no-sandbox".to_owned());
