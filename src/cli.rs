@@ -65,6 +65,22 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub browsers: Option<usize>,
 
+    /// Replace each browser after it has opened N pages (0: never).
+    ///
+    /// The replacement starts first; the old browser finishes the pages it
+    /// has in flight, then closes.
+    #[arg(long, value_name = "N", default_value_t = crate::browser::recycle::DEFAULT_RECYCLE_PAGES)]
+    pub recycle_pages: u64,
+
+    /// Replace a browser whose processes hold more than MIB MiB (0: never)
+    /// [default: 3/4 of each browser's share of the memory].
+    ///
+    /// Memory is the proportional set size of the browser and all its
+    /// helpers, sampled every 5 seconds; the share is the cgroup limit (else
+    /// the available memory) divided by --browsers.
+    #[arg(long, value_name = "MIB")]
+    pub recycle_memory: Option<u64>,
+
     /// The browser to drive [default: chromium-headless-shell, chromium, … on PATH].
     #[arg(long, value_name = "PATH", env = "CHROME")]
     pub chrome: Option<PathBuf>,

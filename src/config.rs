@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::browser::launch::ResolveRule;
-use crate::browser::ChromeConfig;
+use crate::browser::recycle::MEMORY_SAMPLE_INTERVAL;
+use crate::browser::{ChromeConfig, RecyclePolicy};
 use crate::cli::{FailOn, LogFormat, ScanArgs, SchemePolicy};
 use crate::error::Error;
 use crate::input::record::to_ascii_host;
@@ -28,6 +29,8 @@ pub struct ScanConfig {
     pub concurrency: usize,
     /// Chromium processes.
     pub browsers: usize,
+    /// `--recycle-pages`, `--recycle-memory`: when a browser is replaced.
+    pub recycle: RecyclePolicy,
     /// The browser and its flags.
     pub chrome: ChromeConfig,
     /// `--allow-private`.
@@ -80,6 +83,15 @@ impl ScanConfig {
             None => machine.default_browsers(),
         }
         .min(concurrency);
+        let recycle = RecyclePolicy {
+            after_pages: std::num::NonZeroU64::new(args.recycle_pages),
+            memory_limit: match args.recycle_memory {
+                Some(0) => None,
+                Some(mib) => Some(mib.saturating_mul(1 << 20)),
+                None => machine.default_recycle_memory(browsers),
+            },
+            sample_every: MEMORY_SAMPLE_INTERVAL,
+        };
         let input = if args.input == Path::new("-") {
             InputSource::Stdin
         } else {
@@ -92,6 +104,7 @@ impl ScanConfig {
             resume: args.resume,
             concurrency,
             browsers,
+            recycle,
             chrome: ChromeConfig {
                 executable,
                 extra_args: args.chrome_args,
@@ -188,6 +201,17 @@ impl Machine {
     fn default_browsers(&self) -> usize {
         self.cores.div_ceil(2).clamp(1, 8)
     }
+
+    /// The memory past which a browser is recycled: 3/4 of its share of the
+    /// machine's memory, leaving room for its replacement to start and for
+    /// the worker itself; at least 512 MiB, below which Chromium with a
+    /// page or two would be recycled over and over. `None` (no limit) when
+    /// the memory is unknown.
+    fn default_recycle_memory(&self, browsers: usize) -> Option<u64> {
+        let browsers = u64::try_from(browsers.max(1)).unwrap_or(u64::MAX);
+        self.memory_bytes
+            .map(|m| (m / browsers / 4 * 3).max(512 << 20))
+    }
 }
 
 /// The cgroup v2 (or v1) memory limit, when one is set.
@@ -253,6 +277,23 @@ mod tests {
     #[case::bad_host("a b=127.0.0.1:1")]
     fn bad_resolve_rules_are_flag_errors(#[case] text: &str) {
         assert!(matches!(parse_resolve(text), Err(Error::Flag(_))));
+    }
+
+    #[rstest]
+    #[case::cgroup_2g_one_browser(Some(2 << 30), 1, Some(1536))]
+    #[case::four_browsers(Some(8 << 30), 4, Some(1536))]
+    #[case::small_share_floor(Some(1 << 30), 4, Some(512))]
+    #[case::unknown(None, 2, None)]
+    fn recycle_memory_defaults(
+        #[case] memory_bytes: Option<u64>,
+        #[case] browsers: usize,
+        #[case] mib: Option<u64>,
+    ) {
+        let m = Machine {
+            cores: 2,
+            memory_bytes,
+        };
+        assert_eq!(m.default_recycle_memory(browsers), mib.map(|x| x << 20));
     }
 
     #[rstest]

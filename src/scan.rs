@@ -370,6 +370,7 @@ async fn render_target(
             result: Err(failure),
             elapsed: Duration::ZERO,
             partial: None,
+            https_error: None,
         };
     }
     // The site slot first, so a busy site never holds a page slot idle.
@@ -377,6 +378,7 @@ async fn render_target(
     let _page = ctx.pages.acquire().await;
     let start = Instant::now();
     let mut last = None;
+    let mut https_error = None;
     for (i, scheme) in schemes.iter().enumerate() {
         let url = target.url(scheme);
         let (result, partial) = match render_with_retries(ctx, line, &target, &url).await {
@@ -397,6 +399,7 @@ async fn render_target(
         if let Err(TargetFailure::Unreachable(why)) = &result {
             if !is_last && falls_back(why) {
                 tracing::debug!(%url, %why, "https failed; trying http");
+                https_error = Some(why.clone());
                 continue;
             }
         }
@@ -406,6 +409,7 @@ async fn render_target(
             result,
             elapsed: start.elapsed(),
             partial,
+            https_error: https_error.take(),
         });
         break;
     }
@@ -417,6 +421,7 @@ async fn render_target(
         }),
         elapsed: start.elapsed(),
         partial: None,
+        https_error,
     })
 }
 
@@ -446,7 +451,13 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
             path: config.chrome.executable.display().to_string(),
             reason: format!("cannot start the network guard on 127.0.0.1: {e}"),
         })?;
-    Ok(BrowserPool::launch_behind(config.chrome.clone(), config.browsers, proxy).await?)
+    Ok(BrowserPool::launch_behind(
+        config.chrome.clone(),
+        config.browsers,
+        proxy,
+        config.recycle,
+    )
+    .await?)
 }
 
 /// Render, retrying crawler failures (ours, not the site's) with backoff.

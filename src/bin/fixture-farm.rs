@@ -1,7 +1,7 @@
-//! `fixture-farm`: a small HTTP/1.1 server that plays many test websites at
-//! once, chosen by the `Host` header. The integration tests, the README's
-//! demo and the benchmark point `beian-audit scan --resolve '*=127.0.0.1:PORT'`
-//! at it.
+//! `fixture-farm`: a small HTTP/1.1 server (plain and over TLS, on one port)
+//! that plays many test websites at once, chosen by the `Host` header. The
+//! integration tests, the README's demo and the benchmark point
+//! `beian-audit scan --resolve '*=127.0.0.1:PORT'` at it.
 //!
 //! ```text
 //! fixture-farm --root DIR [--port N] [--latency-ms N] [--log FILE] [--exit-on-eof]
@@ -9,6 +9,18 @@
 //!
 //! On start it prints exactly one line, `listening on 127.0.0.1:PORT`, to
 //! stdout (port 0, the default, picks a free port), then serves until killed.
+//!
+//! # How a connection is answered
+//!
+//! A connection whose first byte opens a TLS handshake (`0x16`) is https,
+//! any other is plain HTTP; so `--resolve '*=127.0.0.1:PORT'` sends both
+//! schemes to the one port. https presents a certificate the farm made for
+//! the host the client names (SNI): right name and dates, but self-signed,
+//! so a browser that checks certificates refuses it
+//! (`net::ERR_CERT_AUTHORITY_INVALID`). A site whose `_site.json` has
+//! `"tls": "none"` has no https: its handshakes are cut off (the connection
+//! closes). Inside TLS, requests are answered as below. See the `tls`
+//! module.
 //!
 //! # How a request is answered
 //!
@@ -28,6 +40,7 @@
 //! ```json
 //! {
 //!   "about": "what this site is for (ignored)",
+//!   "tls": "self-signed",
 //!   "routes": {
 //!     "/": {"host": "x.test", "status": 301, "headers": {"Location": "http://www.x.test/"}},
 //!     "/slow.png": {"hang": true},
@@ -58,11 +71,14 @@
 //!   - `repeat`: `{"text": S, "times": N}`: append S repeated N times to the
 //!     body (a 20 MB page without a 20 MB file).
 //!
+//! `tls` is `self-signed` (the default) or `none`, as above.
+//!
 //! `--latency-ms` delays every answer (the benchmark's simulated network).
-//! `--log FILE` appends one JSON line per request: `{"t_ms", "method",
-//! "host", "path", "status", "ua", "sec_ch_ua_mobile"}` (`t_ms` from start,
-//! `status` null for a hanging route). `--exit-on-eof` makes the farm exit
-//! when its stdin closes, so that a test harness that dies takes it along.
+//! `--log FILE` appends one JSON line per request: `{"t_ms", "scheme",
+//! "method", "host", "path", "status", "ua", "sec_ch_ua_mobile"}` (`t_ms`
+//! from start, `scheme` `http` or `https`, `status` null for a hanging
+//! route). `--exit-on-eof` makes the farm exit when its stdin closes, so
+//! that a test harness that dies takes it along.
 //!
 //! The HTTP/1.1 subset is hand-written but strict: headers are read up to
 //! the blank line (64 KiB at most), request bodies are read by
@@ -79,8 +95,13 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+#[path = "fixture-farm/tls.rs"]
+mod tls;
+
+use tls::TlsMode;
 
 /// The longest request head (request line and headers) accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -122,6 +143,8 @@ struct Farm {
     start: Instant,
     /// The request log, when `--log` was given.
     log: Option<Mutex<std::fs::File>>,
+    /// The self-signed certificates of https connections.
+    issuer: tls::Issuer,
 }
 
 #[tokio::main]
@@ -166,6 +189,7 @@ async fn run(args: Args) -> Result<(), String> {
         latency: Duration::from_millis(args.latency_ms),
         start: Instant::now(),
         log,
+        issuer: tls::Issuer::new()?,
     });
     let serve = async {
         loop {
@@ -174,7 +198,7 @@ async fn run(args: Args) -> Result<(), String> {
                     let farm = Arc::clone(&farm);
                     tokio::spawn(async move {
                         // A connection's I/O errors end that connection only.
-                        let _ = serve_connection(&farm, stream).await;
+                        let _ = serve_socket(&farm, stream).await;
                     });
                 }
                 Err(err) => {
@@ -257,9 +281,32 @@ struct BadRequest {
     why: &'static str,
 }
 
-/// Serve requests on one connection until either side closes it.
-async fn serve_connection(farm: &Farm, mut stream: TcpStream) -> std::io::Result<()> {
+/// Serve one accepted connection: https when its first byte opens a TLS
+/// handshake (see the `tls` module), plain HTTP otherwise.
+async fn serve_socket(farm: &Farm, stream: TcpStream) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(IDLE_TIMEOUT, stream.peek(&mut first)).await {
+        Err(_) | Ok(Ok(0)) => Ok(()),
+        Ok(Err(err)) => Err(err),
+        Ok(Ok(_)) if first[0] == tls::HANDSHAKE => {
+            let handshake = tls::accept(&farm.issuer, stream, |host| farm.tls_mode(host));
+            match tokio::time::timeout(IDLE_TIMEOUT, handshake).await {
+                Ok(Ok(Some(stream))) => serve_connection(farm, stream, "https").await,
+                Err(_) | Ok(Ok(None)) => Ok(()),
+                Ok(Err(err)) => Err(err),
+            }
+        }
+        Ok(Ok(_)) => serve_connection(farm, stream, "http").await,
+    }
+}
+
+/// Serve requests on one connection until either side closes it; `scheme`
+/// (`http` or `https`) is logged with each request.
+async fn serve_connection<S>(farm: &Farm, mut stream: S, scheme: &str) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = Vec::with_capacity(4096);
     loop {
         let head = match tokio::time::timeout(IDLE_TIMEOUT, read_head(&mut stream, &mut buf)).await
@@ -278,7 +325,7 @@ async fn serve_connection(farm: &Farm, mut stream: TcpStream) -> std::io::Result
         }
         let keep_alive = request.keep_alive();
         let answer = farm.answer(&request);
-        farm.log_request(&request, &answer);
+        farm.log_request(&request, &answer, scheme);
         match answer.plan {
             Plan::Hang => {
                 // Hold the socket until the client goes away.
@@ -305,7 +352,10 @@ async fn serve_connection(farm: &Farm, mut stream: TcpStream) -> std::io::Result
 /// Read one request head (up to and without the blank line) from `buf`
 /// and the socket. `None` when the client closed the connection between
 /// requests. Bytes after the head stay in `buf`.
-async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Option<Vec<u8>>> {
+async fn read_head(
+    stream: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Vec<u8>>> {
     let mut chunk = [0u8; 8192];
     loop {
         // RFC 9112 §2.2: ignore empty lines before a request line.
@@ -439,7 +489,7 @@ fn request_body_length(request: &Request) -> Result<u64, BadRequest> {
 
 /// Read and drop `length` body bytes (some may already be in `buf`).
 async fn discard_body(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + Unpin),
     buf: &mut Vec<u8>,
     length: u64,
 ) -> std::io::Result<()> {
@@ -459,7 +509,7 @@ async fn discard_body(
 }
 
 /// Answer a malformed request and close the connection.
-async fn send_bad(stream: &mut TcpStream, bad: &BadRequest) -> std::io::Result<()> {
+async fn send_bad(stream: &mut (impl AsyncWrite + Unpin), bad: &BadRequest) -> std::io::Result<()> {
     let response = Response::page(bad.status, bad.why);
     send(stream, &response, false, false).await?;
     stream.shutdown().await
@@ -584,8 +634,18 @@ impl Farm {
         (!layers.is_empty()).then_some(layers)
     }
 
+    /// How `host`'s site answers a TLS handshake (`_site.json` `tls`, most
+    /// specific layer first); an unknown host or an unreadable
+    /// `_site.json` gets the default.
+    fn tls_mode(&self, host: &str) -> TlsMode {
+        self.site_layers(host)
+            .and_then(|layers| load_configs(&layers).ok())
+            .and_then(|configs| configs.iter().find_map(|c| c.tls))
+            .unwrap_or_default()
+    }
+
     /// Append the request to `--log`, if any.
-    fn log_request(&self, request: &Request, answer: &Answer) {
+    fn log_request(&self, request: &Request, answer: &Answer, scheme: &str) {
         let Some(log) = &self.log else { return };
         let status = match &answer.plan {
             Plan::Respond(response) => Some(response.status),
@@ -593,6 +653,7 @@ impl Farm {
         };
         let line = serde_json::json!({
             "t_ms": u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "scheme": scheme,
             "method": request.method,
             "host": answer.host,
             "path": answer.path,
@@ -677,6 +738,9 @@ struct SiteConfig {
     /// Path (or `*`) → route(s).
     #[serde(default)]
     routes: BTreeMap<String, RouteEntry>,
+    /// How the site answers https (default: a self-signed certificate).
+    #[serde(default)]
+    tls: Option<TlsMode>,
 }
 
 /// One route or several alternatives for one path.
@@ -958,7 +1022,7 @@ fn content_type(path: &Path) -> &'static str {
 
 /// Write the status line, headers and (unless `head_only`) the body.
 async fn send(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     response: &Response,
     head_only: bool,
     keep_alive: bool,

@@ -331,6 +331,10 @@ impl ChromeProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            // Chromium keeps its certificate store (NSS,
+            // `~/.local/share/pki/nssdb`) under HOME, created when it first
+            // verifies a certificate: keep it in the profile, removed with it.
+            .env("HOME", profile.path())
             .kill_on_drop(true)
             // Its own process group, so close() can kill every helper at once.
             .process_group(0);

@@ -1,7 +1,7 @@
 //! Owns Chromium; knows no rule.
 //!
 //! This module owns the browser processes (`launch`), the pool that hands
-//! out pages (`pool`), device emulation (`device`), rendering one target
+//! out pages (`pool`) and when it replaces a worn browser (`recycle`), device emulation (`device`), rendering one target
 //! (`render`), what the page's `DevTools` events said (`tracker`), what
 //! the network guard saw of it (`network`) and the in-page fact extraction
 //! (`extract.js`). Every page's connections go
@@ -16,6 +16,7 @@ pub mod error;
 pub mod launch;
 mod network;
 pub mod pool;
+pub mod recycle;
 mod render;
 mod tracker;
 
@@ -23,3 +24,4 @@ pub use device::{BrowserVersion, DeviceProfile};
 pub use error::{BrowserError, RenderError};
 pub use launch::{ChromeConfig, ResolveRule};
 pub use pool::{BrowserPool, RenderOptions, Rendered};
+pub use recycle::RecyclePolicy;

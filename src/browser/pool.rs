@@ -1,7 +1,10 @@
 //! `BrowserPool`: N Chromium processes, each rendering several pages at
 //! once, each page in its own browser context. A browser that dies is
 //! replaced; the targets that were on it get [`BrowserError::Crashed`] so
-//! the scan can retry them.
+//! the scan can retry them. A browser that served its quota of pages or
+//! grew past its memory limit ([`RecyclePolicy`]) is recycled: a fresh one
+//! is started, takes its place for new pages, and the old one closes after
+//! its last page, failing none of them.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -23,6 +26,7 @@ use tokio::time::Instant;
 
 use super::device::{BrowserVersion, DeviceProfile};
 use super::launch::{ChromeProcess, LAUNCH_TIMEOUT};
+use super::recycle::{self, RecyclePolicy, RecycleReason};
 use super::render::{self, timed, RenderJob};
 use super::{BrowserError, ChromeConfig, RenderError};
 use crate::guard::{Policy, Proxy, ProxyConfig};
@@ -75,14 +79,19 @@ struct PoolInner {
     closed: AtomicBool,
     /// Woken whenever a slot changes state.
     changed: Notify,
-    /// Relaunches in progress, awaited by `close`.
-    relaunches: Mutex<Vec<JoinHandle<()>>>,
+    /// Relaunches, recycles and retirements in progress, awaited by `close`.
+    background: Mutex<Vec<JoinHandle<()>>>,
     generations: AtomicU64,
+    /// When browsers are recycled.
+    recycle: RecyclePolicy,
+    /// Recycled browsers out of their slot, with pages still in flight.
+    draining: Mutex<Vec<Arc<Instance>>>,
+    /// Samples the browsers' memory (when there is a limit).
+    monitor: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Slot {
     state: Mutex<SlotState>,
-    in_flight: AtomicUsize,
 }
 
 enum SlotState {
@@ -100,6 +109,16 @@ struct Instance {
     alive: watch::Receiver<bool>,
     process: tokio::sync::Mutex<Option<ChromeProcess>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Pages in flight on it.
+    in_flight: AtomicUsize,
+    /// Pages it has opened.
+    pages: AtomicU64,
+    /// A replacement is being started for it.
+    recycling: AtomicBool,
+    /// Out of its slot: takes no new page, closes after its last one.
+    draining: AtomicBool,
+    /// Its shutdown has started.
+    retired: AtomicBool,
 }
 
 impl Instance {
@@ -153,15 +172,17 @@ impl Drop for Instance {
 /// A browser chosen for one render; counts as one page in flight.
 struct Lease {
     pool: Arc<PoolInner>,
-    slot: usize,
     instance: Arc<Instance>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.pool.slots[self.slot]
-            .in_flight
-            .fetch_sub(1, Ordering::AcqRel);
+        // SeqCst here and in `recycle`: one of the two sees both the last
+        // page gone and the browser draining, and retires it.
+        let left = self.instance.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left == 0 && self.instance.draining.load(Ordering::SeqCst) {
+            retire(&self.pool, &self.instance);
+        }
     }
 }
 
@@ -170,6 +191,7 @@ impl BrowserPool {
     ///
     /// Their network guard applies `config.resolve` and refuses internal
     /// addresses; [`BrowserPool::launch_behind`] takes a guard of your own.
+    /// Browsers are recycled by [`RecyclePolicy::default`].
     pub async fn launch(
         config: ChromeConfig,
         browsers: usize,
@@ -185,15 +207,17 @@ impl BrowserPool {
                     path: config.executable.display().to_string(),
                     reason: format!("cannot start the network guard: {e}"),
                 })?;
-        Self::launch_behind(config, browsers, guard).await
+        Self::launch_behind(config, browsers, guard, RecyclePolicy::default()).await
     }
 
     /// Start `browsers` Chromium processes (at least one) whose every
-    /// connection goes through `guard`, the pool's from now on.
+    /// connection goes through `guard`, the pool's from now on, and which
+    /// are recycled as `recycle` says.
     pub async fn launch_behind(
         config: ChromeConfig,
         browsers: usize,
         guard: Proxy,
+        recycle: RecyclePolicy,
     ) -> Result<BrowserPool, BrowserError> {
         let count = browsers.max(1);
         let inner = Arc::new(PoolInner {
@@ -202,13 +226,15 @@ impl BrowserPool {
             slots: (0..count)
                 .map(|_| Slot {
                     state: Mutex::new(SlotState::Starting),
-                    in_flight: AtomicUsize::new(0),
                 })
                 .collect(),
             closed: AtomicBool::new(false),
             changed: Notify::new(),
-            relaunches: Mutex::new(Vec::new()),
+            background: Mutex::new(Vec::new()),
             generations: AtomicU64::new(0),
+            recycle,
+            draining: Mutex::new(Vec::new()),
+            monitor: Mutex::new(None),
         });
         let started =
             futures::future::join_all((0..count).map(|slot| launch_instance(&inner, slot))).await;
@@ -226,6 +252,11 @@ impl BrowserPool {
         if let Some(err) = failure {
             pool.close().await;
             return Err(err);
+        }
+        if pool.inner.recycle.memory_limit.is_some() {
+            let every = pool.inner.recycle.sample_every;
+            let task = tokio::spawn(watch_memory(Arc::downgrade(&pool.inner), every));
+            *lock(&pool.inner.monitor) = Some(task);
         }
         Ok(pool)
     }
@@ -291,7 +322,8 @@ impl BrowserPool {
         }
     }
 
-    /// Process ids of the pool's live browsers (for tests and diagnostics).
+    /// Process ids of the pool's live browsers (for tests and diagnostics);
+    /// a recycled browser still finishing its pages is not among them.
     pub fn pids(&self) -> Vec<u32> {
         self.inner
             .slots
@@ -308,11 +340,21 @@ impl BrowserPool {
         let inner = self.inner;
         inner.closed.store(true, Ordering::Release);
         inner.changed.notify_waiters();
-        let relaunches: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&inner.relaunches));
-        for task in relaunches {
-            let _ = tokio::time::timeout(LAUNCH_TIMEOUT + BROWSER_COMMAND_TIMEOUT, task).await;
+        if let Some(monitor) = lock(&inner.monitor).take() {
+            monitor.abort();
         }
-        let instances: Vec<Arc<Instance>> = inner
+        // A task may start another while we wait (a recycle retires the
+        // browser it replaced): wait until none is left.
+        loop {
+            let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&inner.background));
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                let _ = tokio::time::timeout(LAUNCH_TIMEOUT + BROWSER_COMMAND_TIMEOUT, task).await;
+            }
+        }
+        let mut instances: Vec<Arc<Instance>> = inner
             .slots
             .iter()
             .filter_map(|slot| {
@@ -325,6 +367,7 @@ impl BrowserPool {
                 }
             })
             .collect();
+        instances.append(&mut lock(&inner.draining));
         futures::future::join_all(instances.iter().map(|i| i.shutdown())).await;
         tracing::debug!(browsers = instances.len(), "browser pool closed");
     }
@@ -347,7 +390,7 @@ impl BrowserPool {
             for (index, slot) in inner.slots.iter().enumerate() {
                 match &*lock(&slot.state) {
                     SlotState::Live(instance) if instance.is_alive() => {
-                        let load = slot.in_flight.load(Ordering::Acquire);
+                        let load = instance.in_flight.load(Ordering::Acquire);
                         if best.as_ref().is_none_or(|(_, _, b)| load < *b) {
                             best = Some((index, Arc::clone(instance), load));
                         }
@@ -358,10 +401,21 @@ impl BrowserPool {
                 }
             }
             if let Some((slot, instance, _)) = best {
-                inner.slots[slot].in_flight.fetch_add(1, Ordering::AcqRel);
+                // Counted under the slot's lock, which a recycle holds to
+                // swap the browser out: a page never lands on a browser
+                // that already drains.
+                let state = lock(&inner.slots[slot].state);
+                if !matches!(&*state, SlotState::Live(live) if Arc::ptr_eq(live, &instance)) {
+                    continue;
+                }
+                instance.in_flight.fetch_add(1, Ordering::SeqCst);
+                drop(state);
+                let pages = instance.pages.fetch_add(1, Ordering::AcqRel) + 1;
+                if let Some(reason) = inner.recycle.reason(pages, None) {
+                    start_recycle(inner, slot, &instance, reason);
+                }
                 return Ok(Lease {
                     pool: Arc::clone(inner),
-                    slot,
                     instance,
                 });
             }
@@ -443,7 +497,12 @@ async fn render_once(
             Some(Err(e)) => return Err(crawler_error(instance, "Target.createTarget", e).into()),
             None => return Err(hung(instance, "Target.createTarget", hang_at).await.into()),
         };
-        tracing::trace!(elapsed = ?job.started.elapsed(), "page ready");
+        tracing::debug!(
+            pid = instance.pid,
+            url = job.url,
+            elapsed = ?job.started.elapsed(),
+            "page opened"
+        );
         let result = tokio::select! {
             result = render::render(&page, job, &session) => result,
             () = instance.died() => Err(crashed(instance).into()),
@@ -618,6 +677,11 @@ async fn launch_instance(
         alive,
         process: tokio::sync::Mutex::new(Some(process)),
         tasks: Mutex::new(vec![handler_task]),
+        in_flight: AtomicUsize::new(0),
+        pages: AtomicU64::new(0),
+        recycling: AtomicBool::new(false),
+        draining: AtomicBool::new(false),
+        retired: AtomicBool::new(false),
     });
     if let Some(Ok(mut created)) = popups {
         // Popups are closed, never followed (SPEC §2).
@@ -683,7 +747,143 @@ fn instance_died(inner: &Arc<PoolInner>, slot: usize, generation: u64) {
             }
         }
     });
-    let mut relaunches = lock(&inner.relaunches);
-    relaunches.retain(|t| !t.is_finished());
-    relaunches.push(task);
+    track(inner, task);
+}
+
+/// Keep `task` for `close` to await.
+fn track(inner: &PoolInner, task: JoinHandle<()>) {
+    let mut background = lock(&inner.background);
+    background.retain(|t| !t.is_finished());
+    background.push(task);
+}
+
+/// Start replacing `old`, the browser of `slot`, unless that has begun.
+fn start_recycle(inner: &Arc<PoolInner>, slot: usize, old: &Arc<Instance>, reason: RecycleReason) {
+    if inner.closed.load(Ordering::Acquire) || old.recycling.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let pool = Arc::clone(inner);
+    let old = Arc::clone(old);
+    track(
+        inner,
+        tokio::spawn(async move { recycle(&pool, slot, old, reason).await }),
+    );
+}
+
+/// Make before break: launch a replacement while `old` serves on, put it
+/// in `old`'s slot, then let `old` drain: its pages in flight finish, and
+/// it closes after the last one.
+async fn recycle(inner: &Arc<PoolInner>, slot: usize, old: Arc<Instance>, reason: RecycleReason) {
+    let pid = old.pid;
+    let memory = tokio::task::spawn_blocking(move || recycle::tree_memory(pid))
+        .await
+        .ok()
+        .flatten();
+    let fresh = match launch_instance(inner, slot).await {
+        Ok(fresh) => fresh,
+        Err(err) => {
+            tracing::warn!(
+                slot,
+                pid,
+                error = %err,
+                "cannot start a replacement to recycle a Chromium into; it serves on"
+            );
+            // Its next page (or memory sample) tries again.
+            old.recycling.store(false, Ordering::Release);
+            return;
+        }
+    };
+    let swapped = {
+        let mut state = lock(&inner.slots[slot].state);
+        let swap = matches!(&*state, SlotState::Live(live) if Arc::ptr_eq(live, &old))
+            && !inner.closed.load(Ordering::Acquire);
+        if swap {
+            *state = SlotState::Live(Arc::clone(&fresh));
+        }
+        swap
+    };
+    if !swapped {
+        // `old` died meanwhile (and is being replaced) or the pool closes.
+        fresh.shutdown().await;
+        return;
+    }
+    inner.changed.notify_waiters();
+    tracing::info!(
+        slot,
+        pid,
+        new_pid = fresh.pid,
+        reason = reason.as_str(),
+        pages = old.pages.load(Ordering::Acquire),
+        memory_mib = memory.map(|bytes| bytes >> 20),
+        in_flight = old.in_flight.load(Ordering::Acquire),
+        "recycling a Chromium"
+    );
+    lock(&inner.draining).push(Arc::clone(&old));
+    old.draining.store(true, Ordering::SeqCst);
+    if old.in_flight.load(Ordering::SeqCst) == 0 {
+        retire(inner, &old);
+    }
+}
+
+/// Close a drained browser (once) and reap its processes.
+fn retire(inner: &Arc<PoolInner>, instance: &Arc<Instance>) {
+    if instance.retired.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    lock(&inner.draining).retain(|i| !Arc::ptr_eq(i, instance));
+    // Outside a runtime the last `Arc` going kills the process group.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let instance = Arc::clone(instance);
+    let task = runtime.spawn(async move {
+        instance.shutdown().await;
+        tracing::debug!(pid = instance.pid, "recycled Chromium closed");
+    });
+    track(inner, task);
+}
+
+/// Every `every`, recycle the browsers whose process tree grew past the
+/// memory limit. Ends with the pool.
+async fn watch_memory(pool: Weak<PoolInner>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(inner) = pool.upgrade() else {
+            return;
+        };
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let live: Vec<(usize, Arc<Instance>)> = inner
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| match &*lock(&s.state) {
+                SlotState::Live(i) if i.is_alive() && !i.recycling.load(Ordering::Acquire) => {
+                    Some((slot, Arc::clone(i)))
+                }
+                _ => None,
+            })
+            .collect();
+        let pids: Vec<u32> = live.iter().map(|(_, i)| i.pid).collect();
+        let sampled = tokio::task::spawn_blocking(move || {
+            pids.into_iter()
+                .map(recycle::tree_memory)
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(memory) = sampled else {
+            continue;
+        };
+        for ((slot, instance), memory) in live.iter().zip(memory) {
+            let pages = instance.pages.load(Ordering::Acquire);
+            tracing::trace!(pid = instance.pid, pages, memory, "browser memory");
+            if let Some(reason) = inner.recycle.reason(pages, memory) {
+                start_recycle(&inner, *slot, instance, reason);
+            }
+        }
+    }
 }

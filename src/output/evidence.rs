@@ -120,6 +120,7 @@ mod tests {
             gongan_numbers: Vec::new(),
             links: Vec::new(),
             error: None,
+            https_error: None,
             elapsed_ms: 0,
         }
     }

@@ -8,7 +8,9 @@
 //! record's input line, the key `--resume` uses), `verdict`
 //! (`pass`/`fail`/`error`), `findings` (each with `code`, `rule`,
 //! `severity`, `target`, `message`, `message_zh`, `evidence`), `targets`
-//! (one [`TargetReport`] per host × device) and `elapsed_ms`.
+//! (one [`TargetReport`] per host × device) and `elapsed_ms`. Beyond SPEC,
+//! a target that `--scheme auto` opened over http after https failed
+//! carries `https_error`, why https failed; other targets omit it.
 
 pub mod evidence;
 pub mod report;

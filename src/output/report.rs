@@ -53,6 +53,10 @@ pub struct TargetReport {
     pub links: Vec<LinkReport>,
     /// Why the target has no page; null when it rendered.
     pub error: Option<String>,
+    /// Beyond SPEC: why https failed when `--scheme auto` fell back to http
+    /// (`url` is then the http one); absent when there was no fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_error: Option<String>,
     /// Time spent on this target.
     pub elapsed_ms: u64,
 }
@@ -87,6 +91,7 @@ impl TargetReport {
             gongan_numbers: Vec::new(),
             links: Vec::new(),
             error: None,
+            https_error: outcome.https_error.as_ref().map(ToString::to_string),
             elapsed_ms: millis(outcome.elapsed),
         };
         let page = match (&outcome.result, &outcome.partial) {

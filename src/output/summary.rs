@@ -484,6 +484,7 @@ mod tests {
                     gongan_numbers: Vec::new(),
                     links: Vec::new(),
                     error: None,
+                    https_error: None,
                     elapsed_ms: *ms,
                 })
                 .collect(),

@@ -25,7 +25,7 @@ pub use redirect::{offsite_domain, registrable_domain};
 
 use crate::filing::IcpNumber;
 use crate::input::Record;
-use crate::page::{PageSnapshot, TargetFailure};
+use crate::page::{PageSnapshot, TargetFailure, Unreachable};
 use crate::targets::Target;
 
 /// One target's result: the page facts, or why there are none.
@@ -42,6 +42,9 @@ pub struct TargetOutcome {
     /// When `result` is a failure, the facts that could still be read (the
     /// final URL, status and addresses of an HTTP error page); never judged.
     pub partial: Option<PageSnapshot>,
+    /// Why https failed when `--scheme auto` fell back to http (`url` is
+    /// then the http one); `None` when no fallback happened.
+    pub https_error: Option<Unreachable>,
 }
 
 impl TargetOutcome {

@@ -116,6 +116,7 @@ pub(crate) fn outcome(
         result,
         elapsed: Duration::from_millis(5),
         partial: None,
+        https_error: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Docs that cannot drift: README's help block is `scan --help`, and
-//! SPEC's finding-code table is `FindingCode::ALL` (and README's table).
+//! SPEC's finding-code table is `FindingCode::ALL` (and README's table),
+//! and `fixtures/README.md` names a scenario for every code.
 
 use std::process::Command;
 
@@ -79,4 +80,25 @@ fn code_tables_agree_on_rule_and_severity() {
         assert!(spec.contains(&row), "SPEC has no row starting {row:?}");
         assert!(README.contains(&row), "README has no row starting {row:?}");
     }
+}
+
+/// Every finding code is produced end to end by some fixture scenario
+/// (issue #3): `fixtures/README.md` names each one in a table row saying
+/// which site or record file, and which test, produces it.
+#[test]
+fn every_finding_code_has_a_fixture_scenario() {
+    let fixtures = include_str!("../../fixtures/README.md");
+    let rows: Vec<&str> = fixtures
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .collect();
+    let missing: Vec<&str> = FindingCode::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .filter(|code| !rows.iter().any(|row| row.contains(&format!("`{code}`"))))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fixtures/README.md names no scenario for {missing:?}"
+    );
 }

@@ -5,10 +5,14 @@
 mod browser;
 mod cli;
 mod common;
+mod crawler_error;
 mod docs;
 mod faults;
 mod guard;
+mod job;
+mod recycle;
 mod report;
 mod resilience;
 mod sites;
 mod summary;
+mod tls;

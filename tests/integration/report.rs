@@ -48,6 +48,7 @@ fn target(host: &str, device: Device, title: &str, href: Option<&str>) -> Target
             in_footer: true,
         }],
         error: None,
+        https_error: None,
         elapsed_ms: 120,
     }
 }

@@ -29,19 +29,19 @@ fn scan_command(farm: &FixtureFarm) -> Command {
 }
 
 /// The input lines of a record file's records (CSV: after the header).
-fn input_lines(csv: &str) -> Vec<u64> {
+pub(crate) fn input_lines(csv: &str) -> Vec<u64> {
     let text = std::fs::read_to_string(records(csv)).expect("record file");
     (2..=text.lines().count() as u64).collect()
 }
 
-fn parse(text: &str) -> Vec<RecordReport> {
+pub(crate) fn parse(text: &str) -> Vec<RecordReport> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
 }
 
 /// How often each input line occurs in `reports`.
-fn line_counts(reports: &[RecordReport]) -> BTreeMap<u64, usize> {
+pub(crate) fn line_counts(reports: &[RecordReport]) -> BTreeMap<u64, usize> {
     let mut counts = BTreeMap::new();
     for r in reports {
         *counts.entry(r.line).or_default() += 1;

@@ -22,9 +22,9 @@ use crate::common::{
 };
 
 /// The shared scan of farm.csv: its reports, exit status and the farm's log.
-struct FarmScan {
+pub(crate) struct FarmScan {
     /// One per record.
-    reports: Vec<RecordReport>,
+    pub(crate) reports: Vec<RecordReport>,
     /// The scan's exit code.
     status: Option<i32>,
     /// The scan's stderr, for failure messages.
@@ -35,7 +35,7 @@ struct FarmScan {
 
 /// Scan farm.csv once for every test of this module; a failed scan fails
 /// each of them with the same message instead of being retried.
-fn farm_scan() -> &'static FarmScan {
+pub(crate) fn farm_scan() -> &'static FarmScan {
     static SCAN: OnceLock<Result<FarmScan, String>> = OnceLock::new();
     let scan = SCAN.get_or_init(|| {
         std::panic::catch_unwind(|| {

@@ -47,6 +47,8 @@ pub(crate) struct FixtureFarm {
 pub(crate) struct FarmRequest {
     /// Milliseconds since the farm started.
     pub(crate) t_ms: u64,
+    /// `http`, or `https` for a request inside a TLS connection.
+    pub(crate) scheme: String,
     /// The request method.
     pub(crate) method: String,
     /// The `Host` header, normalised.
@@ -139,6 +141,8 @@ enum Input {
 pub(crate) struct Scan {
     /// `--resolve` rules.
     resolve: Vec<String>,
+    /// `--scheme`.
+    scheme: &'static str,
     /// The records.
     input: Input,
     /// Extra arguments, after the defaults.
@@ -169,6 +173,7 @@ impl Scan {
     pub(crate) fn new(farm: &FixtureFarm) -> Scan {
         Scan {
             resolve: vec![format!("*=127.0.0.1:{}", farm.port())],
+            scheme: "http",
             input: Input::Stdin(String::new()),
             args: Vec::new(),
             concurrency: 2,
@@ -184,6 +189,12 @@ impl Scan {
             .iter()
             .map(|host| format!("{host}=127.0.0.1:{}", farm.port()))
             .collect();
+        self
+    }
+
+    /// `--scheme auto|https|http` instead of `http`.
+    pub(crate) fn scheme(mut self, scheme: &'static str) -> Scan {
+        self.scheme = scheme;
         self
     }
 
@@ -233,7 +244,7 @@ impl Scan {
             command.arg("--resolve").arg(rule);
         }
         command
-            .args(["--scheme", "http", "--browsers", "1"])
+            .args(["--scheme", self.scheme, "--browsers", "1"])
             .arg("--concurrency")
             .arg(self.concurrency.to_string())
             .arg("--timeout")
