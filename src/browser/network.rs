@@ -9,7 +9,12 @@
 //! [`RenderError::Refused`] when the guard refused the host the main frame
 //! failed on, or into the `net::ERR_…` failure the guard met upstream.
 
-use chromiumoxide::cdp::browser_protocol::network::{BlockPattern, SetBlockedUrLsParams};
+use chromiumoxide::cdp::browser_protocol::fetch::{
+    EnableParams as FetchEnableParams, RequestPattern, RequestStage,
+};
+use chromiumoxide::cdp::browser_protocol::network::{
+    BlockPattern, ResourceType, SetBlockedUrLsParams,
+};
 use url::Url;
 
 use super::error::{classify, DocumentOutcome};
@@ -40,6 +45,34 @@ pub(crate) fn block_local_schemes() -> SetBlockedUrLsParams {
                 .map(|scheme| BlockPattern::new(format!("{scheme}:*"), true))
                 .collect(),
         ),
+    }
+}
+
+/// Resource types a render never loads. The footer's text, links, layout
+/// and visibility do not depend on them, and on image- and font-heavy pages
+/// they are most of the bytes and much of the renderer's work (decoding).
+/// Images keep the box their markup or CSS gives them; one sized only by
+/// its pixels collapses, which can only move what follows it up, never out
+/// of the footer.
+const SKIPPED_TYPES: &[ResourceType] =
+    &[ResourceType::Image, ResourceType::Media, ResourceType::Font];
+
+/// `Fetch.enable` pausing every request of a [`SKIPPED_TYPES`] type before
+/// it is sent; the tracker's pump fails each one as blocked by the client.
+/// By type, not by URL: `/logo?id=3` is an image too.
+pub(crate) fn skip_heavy_resources() -> FetchEnableParams {
+    FetchEnableParams {
+        patterns: Some(
+            SKIPPED_TYPES
+                .iter()
+                .map(|kind| RequestPattern {
+                    url_pattern: Some("*".to_owned()),
+                    resource_type: Some(kind.clone()),
+                    request_stage: Some(RequestStage::Request),
+                })
+                .collect(),
+        ),
+        handle_auth_requests: None,
     }
 }
 

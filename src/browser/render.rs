@@ -29,24 +29,22 @@ use crate::page::{PageLink, PageSnapshot, TextBlock, Unreachable};
 const EXTRACT_JS: &str = include_str!("extract.js");
 /// The main-world settle helper, installed before the site's scripts run.
 const SETTLE_JS: &str = include_str!("settle.js");
-/// Reads settle.js's state; also answers on documents it never reached
-/// (error pages), so a probe always tells where the main frame is.
-const PROBE_JS: &str = "globalThis.__beianAuditSettle ? globalThis.__beianAuditSettle() : \
-     ({ injected: false, href: location.href, ready: document.readyState, timers: 0, sinceMutation: -1 })";
+/// Waits in the page for settle.js to call it quiet (argument: the longest
+/// wait in ms); also answers at once on documents settle.js never reached
+/// (error pages), so a wait always tells where the main frame is.
+const WAIT_JS: &str = "(ms => globalThis.__beianAuditSettleWait ? globalThis.__beianAuditSettleWait(ms) : \
+     ({ injected: false, href: location.href, ready: document.readyState, timers: 0, sinceMutation: -1 }))";
 /// Name of the isolated world extract.js runs in.
 const WORLD_NAME: &str = "beian-audit";
 
 /// Share of the budget for navigation and settling; the rest is kept for
 /// extraction, which must run even when settling never ends.
 pub(crate) const SETTLE_SHARE: f64 = 0.85;
-/// No DOM change for this long after parsing: DOM quiet.
-const DOM_QUIET: Duration = Duration::from_millis(200);
-/// Once network and timers are quiet, a DOM that keeps changing (an animated
-/// clock) is waited for no longer than this.
-const DOM_QUIET_MAX_WAIT: Duration = Duration::from_secs(1);
-/// How often settling looks at the page.
-const POLL: Duration = Duration::from_millis(50);
-/// The longest one settle probe may take before the page counts as busy.
+/// How often settling looks at the tracker between network events (a
+/// local read, no CDP): the quiet window passes without an event.
+const NETWORK_CHECK: Duration = Duration::from_millis(50);
+/// How long past its own limit an in-page wait may take to answer before
+/// the page counts as busy.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// After an error page commits, how long to wait for the failure's name.
 const ERROR_DETAIL_WAIT: Duration = Duration::from_millis(500);
@@ -100,29 +98,30 @@ pub(crate) async fn render(
 
     // Listeners first: events of a navigation started before them are lost.
     let events = subscribe(page, prep_end).await?;
+    // The page's setup, sent at once: CDP answers a session's commands in
+    // order, so nothing is gained by waiting for each reply before sending
+    // the next, and six round trips under load cost more than the work.
     let emulation = |e: CommandError| e.crawler("emulation");
-    command(page, job.profile.metrics(), prep_end)
-        .await
-        .map_err(emulation)?;
-    command(page, job.profile.touch(), prep_end)
-        .await
-        .map_err(emulation)?;
-    command(page, job.profile.user_agent_override(), prep_end)
-        .await
-        .map_err(emulation)?;
-    command(page, inspector::EnableParams::default(), prep_end)
-        .await
-        .map_err(emulation)?;
-    command(
-        page,
-        AddScriptToEvaluateOnNewDocumentParams::new(SETTLE_JS),
-        prep_end,
-    )
-    .await
-    .map_err(|e| e.crawler("settle script"))?;
-    command(page, network::block_local_schemes(), prep_end)
-        .await
-        .map_err(|e| e.crawler("Network.setBlockedURLs"))?;
+    let (metrics, touch, agent, inspector, settle_script, blocked, skipped) = tokio::join!(
+        command(page, job.profile.metrics(), prep_end),
+        command(page, job.profile.touch(), prep_end),
+        command(page, job.profile.user_agent_override(), prep_end),
+        command(page, inspector::EnableParams::default(), prep_end),
+        command(
+            page,
+            AddScriptToEvaluateOnNewDocumentParams::new(SETTLE_JS),
+            prep_end
+        ),
+        command(page, network::block_local_schemes(), prep_end),
+        command(page, network::skip_heavy_resources(), prep_end),
+    );
+    metrics.map_err(emulation)?;
+    touch.map_err(emulation)?;
+    agent.map_err(emulation)?;
+    inspector.map_err(emulation)?;
+    settle_script.map_err(|e| e.crawler("settle script"))?;
+    blocked.map_err(|e| e.crawler("Network.setBlockedURLs"))?;
+    skipped.map_err(|e| e.crawler("Fetch.enable"))?;
 
     let (tx, mut rx) = watch::channel(Tracker::new(main_frame.as_ref().to_owned()));
     let tx = Arc::new(tx);
@@ -286,84 +285,93 @@ struct Probe {
     ready: String,
     timers: f64,
     since_mutation: f64,
+    /// Set by the in-page wait: the page turned quiet (not just timed out).
+    quiet: bool,
+}
+
+impl Probe {
+    /// Quiet as far as the page can tell. A document settle.js never
+    /// reached (an error page, a non-HTML body) has no timers to count.
+    fn page_quiet(&self) -> bool {
+        if self.injected {
+            self.quiet
+        } else {
+            self.ready == "complete"
+        }
+    }
 }
 
 /// Wait until the page has settled or `end` passes. Never fails on a slow
 /// page: a page that never settles is judged on what it shows at `end`.
+///
+/// The network is watched here, from the tracker's events; timers and the
+/// DOM are watched in the page by settle.js, which answers one
+/// `Runtime.evaluate` when they are quiet. Polling over CDP instead cost a
+/// round trip through the browser every 50 ms of every page's settle.
 async fn settle(
     page: &Page,
     rx: &mut watch::Receiver<Tracker>,
     end: Instant,
 ) -> Result<(), RenderError> {
     let started = Instant::now();
-    let mut quiet_since: Option<Instant> = None;
     loop {
-        let now = Instant::now();
-        if now >= end {
-            tracing::debug!(waited = ?started.elapsed(), "settle budget spent; extracting anyway");
-            return Ok(());
+        // 1. The network, from events: wake on each, and at least every
+        //    NETWORK_CHECK for the quiet window to pass (no CDP involved).
+        loop {
+            if Instant::now() >= end {
+                tracing::debug!(waited = ?started.elapsed(), "settle budget spent; extracting anyway");
+                return Ok(());
+            }
+            {
+                let t = rx.borrow_and_update();
+                if t.crashed {
+                    return Err(Unreachable::RendererCrashed.into());
+                }
+                if t.status_failure().is_some() {
+                    return Ok(());
+                }
+                if t.network_quiet(Instant::now()) {
+                    break;
+                }
+            }
+            let wake = (Instant::now() + NETWORK_CHECK).min(end);
+            let _ = tokio::time::timeout_at(wake, rx.changed()).await;
         }
-        let probe_end = (now + PROBE_TIMEOUT).min(end);
-        // A probe that fails or cannot be read says nothing about timers or
-        // the DOM, so it never counts as quiet (under CPU load it would end
-        // settle before a 1.5 s footer timer fires).
-        // The load state is taken before the probe is sent: a load event
-        // (and a footer timer its handler sets) landing while the probe is
-        // in flight must not pair a stale "no timers" with a fresh "loaded".
-        let loaded_before_probe = rx.borrow().loaded();
-        let probe = match evaluate(page, EvaluateParams::new(PROBE_JS), probe_end).await {
+        // 2. Timers and the DOM, in the page. A wait that fails or cannot
+        //    be read says nothing (a busy main thread, or a navigation
+        //    that destroyed the context): look again after the next event.
+        let now = Instant::now();
+        let max_wait = end.saturating_duration_since(now);
+        let params = EvaluateParams::builder()
+            .expression(format!("{WAIT_JS}({})", max_wait.as_millis()))
+            .await_promise(true)
+            .build()
+            .expect("expression is set");
+        let probe = match evaluate(page, params, (now + max_wait + PROBE_TIMEOUT).min(end)).await {
             Ok(value) => serde_json::from_value::<Probe>(value)
                 .map_err(|e| tracing::debug!(error = %e, "unreadable settle probe"))
                 .ok(),
-            // A busy main thread: keep waiting; extraction decides ScriptHung.
             Err(e) => {
-                tracing::debug!(error = %e, "settle probe failed");
+                tracing::debug!(error = %e, "settle wait failed");
                 None
             }
         };
-        let probe_read = probe.is_some();
-        let probe = probe.unwrap_or_default();
-        let now = Instant::now();
-        {
+        // 3. Quiet in the page and still quiet on the network: a request a
+        //    timer started while the page waited holds settling back.
+        if let Some(probe) = probe.filter(Probe::page_quiet) {
             let t = rx.borrow_and_update();
             if t.crashed {
                 return Err(Unreachable::RendererCrashed.into());
             }
-            if t.status_failure().is_some() {
+            if t.network_quiet(Instant::now()) {
+                tracing::debug!(waited = ?started.elapsed(), href = %probe.href, "page settled");
                 return Ok(());
             }
-            // readyState turns "complete" in the same task that fires load,
-            // so a probe that saw it also saw the timers load handlers set.
-            let loaded = loaded_before_probe || (probe_read && probe.ready == "complete");
-            let network_quiet = t.network_quiet(now);
-            let timers_quiet = probe_read && probe.timers < 1.0;
-            if loaded && network_quiet && timers_quiet {
-                let since = *quiet_since.get_or_insert(now);
-                let dom_quiet = !probe.injected
-                    || probe.since_mutation < 0.0
-                    || probe.since_mutation >= millis(DOM_QUIET)
-                    || now - since >= DOM_QUIET_MAX_WAIT;
-                if dom_quiet {
-                    tracing::debug!(waited = ?started.elapsed(), href = %probe.href, "page settled");
-                    return Ok(());
-                }
-            } else {
-                quiet_since = None;
-            }
-        }
-        // Before load, wake on every event (load itself among them) so a
-        // static page settles the moment it loads; after, poll.
-        let wake = (Instant::now() + POLL).min(end);
-        if rx.borrow().loaded() {
-            tokio::time::sleep_until(wake).await;
         } else {
+            let wake = (Instant::now() + NETWORK_CHECK).min(end);
             let _ = tokio::time::timeout_at(wake, rx.changed()).await;
         }
     }
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// The facts extract.js returns.

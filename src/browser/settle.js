@@ -7,7 +7,8 @@
 // remembers when the DOM last changed after parsing. A short
 // `<meta http-equiv=refresh>` counts as a pending timer too: it navigates
 // after load plus its delay, and the page it leads to is the one judged.
-// render.rs reads all this through `globalThis.__beianAuditSettle()`.
+// render.rs reads all this through `globalThis.__beianAuditSettle()`, or
+// waits in the page for it to turn quiet with `__beianAuditSettleWait(ms)`.
 //
 // What it deliberately ignores, so a busy page cannot keep us waiting:
 // setInterval and requestAnimationFrame (a clock redrawing 20 times a
@@ -117,18 +118,60 @@
     if (readyState() !== 'loading') lastMutation = now();
   }).observe(doc, { subtree: true, childList: true, characterData: true, attributes: true });
 
-  // Non-configurable and non-writable: the site cannot remove or fake it.
-  defineProperty(globalThis, KEY, {
-    value: () => ({
-      injected: true,
-      // location.href is unforgeable: no page can redefine it.
-      href: loc.href,
-      ready: readyState(),
-      timers: count + pendingRefresh(),
-      sinceMutation: lastMutation < 0 ? -1 : now() - lastMutation,
-    }),
+  const probe = () => ({
+    injected: true,
+    // location.href is unforgeable: no page can redefine it.
+    href: loc.href,
+    ready: readyState(),
+    timers: count + pendingRefresh(),
+    sinceMutation: lastMutation < 0 ? -1 : now() - lastMutation,
+  });
+
+  // Quiet, as the page can tell: loaded, no counted timer pending, and the
+  // DOM unchanged for DOM_QUIET_MS — or, once timers are quiet, a DOM that
+  // keeps changing (an animated clock) waited for DOM_MAX_WAIT_MS at most.
+  // The network is render.rs's to judge (it sees every request).
+  const DOM_QUIET_MS = 200;
+  const DOM_MAX_WAIT_MS = 1000;
+  const CHECK_MS = 20;
+  const Promise_ = Promise;
+  // Resolves with a probe once the page is quiet, or after `maxMs` with
+  // the page as it is: one round trip instead of polling over CDP. Checks
+  // itself with the original setTimeout, so it counts as none of the
+  // page's timers.
+  const waitQuiet = (maxMs) => new Promise_((resolve) => {
+    const start = now();
+    let quietSince = -1;
+    const check = () => {
+      const p = probe();
+      const t = now();
+      if (p.ready === 'complete' && p.timers < 1) {
+        if (quietSince < 0) quietSince = t;
+        if (p.sinceMutation < 0 || p.sinceMutation >= DOM_QUIET_MS || t - quietSince >= DOM_MAX_WAIT_MS) {
+          p.quiet = true;
+          resolve(p);
+          return;
+        }
+      } else {
+        quietSince = -1;
+      }
+      if (t - start >= maxMs) {
+        p.quiet = false;
+        resolve(p);
+        return;
+      }
+      apply(origSetTimeout, g, [check, CHECK_MS]);
+    };
+    check();
+  });
+
+  // Non-configurable and non-writable: the site cannot remove or fake them.
+  const pin = (key, value) => defineProperty(globalThis, key, {
+    value,
     enumerable: false,
     configurable: false,
     writable: false,
   });
+  pin(KEY, probe);
+  pin(KEY + 'Wait', waitQuiet);
 })();

@@ -10,10 +10,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chromiumoxide::cdp::browser_protocol::fetch::{EventRequestPaused, FailRequestParams};
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::network::{
-    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
-    ResourceType, Response,
+    ErrorReason, EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent,
+    EventResponseReceived, ResourceType, Response,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
     EventFrameNavigated, EventJavascriptDialogOpening, EventLifecycleEvent, FrameId,
@@ -51,6 +52,9 @@ pub(super) enum PageEvent {
     Navigated(Arc<EventFrameNavigated>),
     Lifecycle(Arc<EventLifecycleEvent>),
     Dialog(Arc<EventJavascriptDialogOpening>),
+    /// A request `Fetch.enable` paused: one of the resource types a render
+    /// never loads (see `network::skip_heavy_resources`).
+    Paused(Arc<EventRequestPaused>),
     Crashed,
 }
 
@@ -77,6 +81,7 @@ pub(super) async fn subscribe(
         listen!(EventFrameNavigated, PageEvent::Navigated),
         listen!(EventLifecycleEvent, PageEvent::Lifecycle),
         listen!(EventJavascriptDialogOpening, PageEvent::Dialog),
+        listen!(EventRequestPaused, PageEvent::Paused),
         listen!(EventTargetCrashed, |_| PageEvent::Crashed),
     ];
     Ok(futures::stream::select_all(streams).boxed())
@@ -101,13 +106,29 @@ pub(super) async fn pump(
             }
         }
         for event in &batch {
-            if let PageEvent::Dialog(dialog) = event {
-                tracing::debug!(kind = ?dialog.r#type, "answering a JavaScript dialog");
-                let page = page.clone();
-                tokio::spawn(async move {
-                    let answer = page.execute(HandleJavaScriptDialogParams::new(true));
-                    let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
-                });
+            match event {
+                PageEvent::Dialog(dialog) => {
+                    tracing::debug!(kind = ?dialog.r#type, "answering a JavaScript dialog");
+                    let page = page.clone();
+                    tokio::spawn(async move {
+                        let answer = page.execute(HandleJavaScriptDialogParams::new(true));
+                        let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
+                    });
+                }
+                // Fire and forget: the page cannot wait on a reply it never
+                // sees, and a lost one only leaves an image unloaded.
+                PageEvent::Paused(paused) => {
+                    let fail = FailRequestParams::new(
+                        paused.request_id.clone(),
+                        ErrorReason::BlockedByClient,
+                    );
+                    let page = page.clone();
+                    tokio::spawn(async move {
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(5), page.execute(fail)).await;
+                    });
+                }
+                _ => {}
             }
         }
         let now = Instant::now();
@@ -233,7 +254,7 @@ impl Tracker {
                 }
             }
             PageEvent::Crashed => self.crashed = true,
-            PageEvent::Dialog(_) => {}
+            PageEvent::Dialog(_) | PageEvent::Paused(_) => {}
         }
     }
 
