@@ -29,6 +29,12 @@ pub struct PageSnapshot {
     /// Every `<a href>` whose address points at a MIIT or MPS filing host
     /// (or a look-alike of one), whatever its text.
     pub links: Vec<PageLink>,
+    /// The navigation reached the URL another render had already landed on
+    /// (`RenderOptions::join_at`) and stopped there, before rendering it
+    /// again: only the redirect facts (`redirects`, `addresses`,
+    /// `final_url`) are filled; the scan reports that render's page.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub joined: bool,
 }
 
 /// Text of one block-level container: its inline pieces in document order.

@@ -12,6 +12,7 @@ use futures::future::join_all;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::browser::same_url;
 use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions};
 use crate::cli::{LogFormat, SchemePolicy};
 use crate::config::ScanConfig;
@@ -25,7 +26,7 @@ use crate::output::evidence;
 use crate::output::resume::DoneSet;
 use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
-use crate::page::{TargetFailure, Unreachable};
+use crate::page::{PageSnapshot, TargetFailure, Unreachable};
 use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
 use crate::targets::{expand, Target};
 use crate::throttle::Throttle;
@@ -325,6 +326,13 @@ async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
 }
 
 /// Render every target of `record` (side by side, each under a page permit).
+///
+/// An apex whose `www.` sibling of the same device is also a target renders
+/// after it: when the apex redirects to the page `www.` landed on (the
+/// common `a.cn` → `www.a.cn`), its render stops at that redirect and
+/// shares `www.`'s page instead of rendering it a second time. The per-site
+/// cap (2) already keeps a record's four targets two at a time, so the
+/// order costs no parallelism.
 async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
     let started = Instant::now();
     let targets = expand(&record);
@@ -336,42 +344,93 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
             .map(|host| guard::check(host, &ctx.config.chrome.resolve, ctx.config.allow_private)),
     )
     .await;
-    let outcomes = join_all(targets.iter().map(|target| {
-        let check = hosts
+    let refused = |target: &Target| {
+        hosts
             .iter()
             .position(|h| *h == target.host)
-            .and_then(|i| checks[i].clone().err());
-        render_target(ctx, record.line, target.clone(), check)
-    }))
-    .await;
+            .and_then(|i| checks[i].clone().err())
+    };
+    let www_of = |apex: &Target| {
+        targets
+            .iter()
+            .position(|t| t.device == apex.device && t.host == format!("www.{}", apex.host))
+    };
+    // Apex targets that wait for their www. sibling, by the sibling's index.
+    let followers: Vec<Option<usize>> = (0..targets.len())
+        .map(|i| targets.iter().position(|apex| www_of(apex) == Some(i)))
+        .collect();
+    let led: Vec<bool> = targets.iter().map(|t| www_of(t).is_some()).collect();
+    let line = record.line;
+    let (targets, refused, followers) = (&targets, &refused, &followers);
+    let chains = targets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !led[*i])
+        .map(|(i, target)| {
+            let follower = followers[i];
+            async move {
+                let (outcome, landing) =
+                    render_target(ctx, line, target.clone(), refused(target), None).await;
+                let mut done = vec![(i, outcome)];
+                if let Some(apex) = follower {
+                    let (outcome, _) = render_target(
+                        ctx,
+                        line,
+                        targets[apex].clone(),
+                        refused(&targets[apex]),
+                        landing.as_ref(),
+                    )
+                    .await;
+                    done.push((apex, outcome));
+                }
+                done
+            }
+        });
+    let mut outcomes: Vec<(usize, TargetOutcome)> =
+        join_all(chains).await.into_iter().flatten().collect();
+    outcomes.sort_by_key(|(i, _)| *i);
     RecordOutcome {
         record,
-        outcomes,
+        outcomes: outcomes.into_iter().map(|(_, o)| o).collect(),
         started,
     }
 }
 
-/// Render one target: scheme fallback, crawler retries, and the guard's verdict.
+/// A rendered page another target of the same device may share (see
+/// [`scan_record`]).
+struct Landing {
+    /// The target URL that was rendered.
+    from: String,
+    page: PageSnapshot,
+    screenshot: Option<Vec<u8>>,
+}
+
+/// Render one target: scheme fallback, crawler retries, and the guard's
+/// verdict. With `join`, a navigation that reaches `join`'s page shares it.
+/// Returns the outcome, and the page it rendered for others to share.
 async fn render_target(
     ctx: &Ctx,
     line: u64,
     target: Target,
     refused: Option<TargetFailure>,
-) -> TargetOutcome {
+    join: Option<&Landing>,
+) -> (TargetOutcome, Option<Landing>) {
     let schemes: &[&str] = match ctx.config.scheme {
         SchemePolicy::Auto => &["https", "http"],
         SchemePolicy::Https => &["https"],
         SchemePolicy::Http => &["http"],
     };
     if let Some(failure) = refused {
-        return TargetOutcome {
+        let outcome = TargetOutcome {
             url: target.url(schemes[0]),
             target,
             result: Err(failure),
             elapsed: Duration::ZERO,
             partial: None,
             https_error: None,
+            shared_render: None,
         };
+        return (outcome, None);
     }
     // The site slot first, so a busy site never holds a page slot idle.
     let _site = ctx.throttle.site(&registrable_domain(&target.host)).await;
@@ -381,19 +440,48 @@ async fn render_target(
     let mut https_error = None;
     for (i, scheme) in schemes.iter().enumerate() {
         let url = target.url(scheme);
-        let (result, partial) = match render_with_retries(ctx, line, &target, &url).await {
-            // An error page arrived: the site is unreachable (SPEC §2), but
-            // its URL, status and address are facts worth reporting.
-            Ok(page) if page.status.is_some_and(|s| s >= 400) => {
-                let status = page.status.unwrap_or_default();
-                (
-                    Err(TargetFailure::Unreachable(Unreachable::HttpStatus {
-                        status,
-                    })),
-                    Some(page),
-                )
+        let rendered = match join {
+            // The page to share is this very URL (www. redirected here).
+            Some(join) if same_url(&url, &join.page.final_url) => Ok((
+                PageSnapshot {
+                    joined: true,
+                    final_url: url.clone(),
+                    ..PageSnapshot::default()
+                },
+                None,
+            )),
+            _ => render_with_retries(ctx, &target, &url, join).await,
+        };
+        let mut landing = None;
+        let mut shared_render = None;
+        let (result, partial) = match rendered {
+            Ok((page, _)) if page.joined => {
+                let join = join.expect("only a render with a page to join joins");
+                shared_render = Some(join.from.clone());
+                save_evidence(ctx, line, &target, join.screenshot.as_deref()).await;
+                (Ok(shared_page(page, &join.page)), None)
             }
-            other => (other, None),
+            Ok((page, screenshot)) => {
+                save_evidence(ctx, line, &target, screenshot.as_deref()).await;
+                // An error page arrived: the site is unreachable (SPEC §2), but
+                // its URL, status and address are facts worth reporting.
+                if let Some(status) = page.status.filter(|s| *s >= 400) {
+                    (
+                        Err(TargetFailure::Unreachable(Unreachable::HttpStatus {
+                            status,
+                        })),
+                        Some(page),
+                    )
+                } else {
+                    landing = Some(Landing {
+                        from: url.clone(),
+                        page: page.clone(),
+                        screenshot,
+                    });
+                    (Ok(page), None)
+                }
+            }
+            Err(failure) => (Err(failure), None),
         };
         let is_last = i + 1 == schemes.len();
         if let Err(TargetFailure::Unreachable(why)) = &result {
@@ -403,26 +491,57 @@ async fn render_target(
                 continue;
             }
         }
-        last = Some(TargetOutcome {
-            target: target.clone(),
-            url,
-            result,
-            elapsed: start.elapsed(),
-            partial,
-            https_error: https_error.take(),
-        });
+        last = Some((
+            TargetOutcome {
+                target: target.clone(),
+                url,
+                result,
+                elapsed: start.elapsed(),
+                partial,
+                https_error: https_error.take(),
+                shared_render,
+            },
+            landing,
+        ));
         break;
     }
-    last.unwrap_or_else(|| TargetOutcome {
-        url: target.url(schemes[0]),
-        target,
-        result: Err(TargetFailure::Crawler {
-            reason: "no scheme to try".to_owned(),
-        }),
-        elapsed: start.elapsed(),
-        partial: None,
-        https_error,
+    last.unwrap_or_else(|| {
+        let outcome = TargetOutcome {
+            url: target.url(schemes[0]),
+            target,
+            result: Err(TargetFailure::Crawler {
+                reason: "no scheme to try".to_owned(),
+            }),
+            elapsed: start.elapsed(),
+            partial: None,
+            https_error,
+            shared_render: None,
+        };
+        (outcome, None)
     })
+}
+
+/// The page a joined render reports: the shared one, reached through the
+/// joined render's own redirect hops.
+fn shared_page(joined: PageSnapshot, shared: &PageSnapshot) -> PageSnapshot {
+    let mut page = shared.clone();
+    page.redirects = joined.redirects;
+    page.redirects.extend(shared.redirects.iter().cloned());
+    let mut addresses = joined.addresses;
+    for address in &shared.addresses {
+        if !addresses.contains(address) {
+            addresses.push(address.clone());
+        }
+    }
+    page.addresses = addresses;
+    page
+}
+
+/// `--evidence`: keep the picture of the page this target reports.
+async fn save_evidence(ctx: &Ctx, line: u64, target: &Target, png: Option<&[u8]>) {
+    if let Some(dir) = &ctx.config.evidence {
+        evidence::save(dir, line, target, png).await;
+    }
 }
 
 /// Whether an https failure should be retried over http (`--scheme auto`):
@@ -461,17 +580,18 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
 }
 
 /// Render, retrying crawler failures (ours, not the site's) with backoff.
-/// With `--evidence`, every rendered page is also captured (see `output::evidence`).
+/// With `--evidence`, the page's bottom is captured too.
 async fn render_with_retries(
     ctx: &Ctx,
-    line: u64,
     target: &Target,
     url: &str,
-) -> Result<crate::page::PageSnapshot, TargetFailure> {
+    join: Option<&Landing>,
+) -> Result<(PageSnapshot, Option<Vec<u8>>), TargetFailure> {
     let mut attempt = 0;
     let options = RenderOptions {
         screenshot_bottom: ctx.config.evidence.is_some(),
         navigate_gate: ctx.throttle.rate_limiter(),
+        join_at: join.map(|j| j.page.final_url.clone()),
     };
     let budget = ctx.config.timeout;
     loop {
@@ -480,12 +600,7 @@ async fn render_with_retries(
             .render_with(target, url, budget, options.clone())
             .await
         {
-            Ok(rendered) => {
-                if let Some(dir) = &ctx.config.evidence {
-                    evidence::save(dir, line, target, rendered.screenshot.as_deref()).await;
-                }
-                return Ok(rendered.snapshot);
-            }
+            Ok(rendered) => return Ok((rendered.snapshot, rendered.screenshot)),
             Err(RenderError::Site(why)) => return Err(TargetFailure::Unreachable(why)),
             Err(RenderError::Refused { host, address }) => {
                 return Err(TargetFailure::AddressRefused { host, address });

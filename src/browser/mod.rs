@@ -25,3 +25,4 @@ pub use error::{BrowserError, RenderError};
 pub use launch::{ChromeConfig, ResolveRule};
 pub use pool::{BrowserPool, RenderOptions, Rendered};
 pub use recycle::RecyclePolicy;
+pub(crate) use render::same_url;

@@ -54,6 +54,12 @@ pub struct RenderOptions {
     /// sees are spread as evenly as the limit says. The wait does not count
     /// against the target's budget.
     pub navigate_gate: Option<Arc<governor::DefaultDirectRateLimiter>>,
+    /// A URL another render of the same device already landed on (the
+    /// `www.` page an apex redirects to): when this navigation's document
+    /// request reaches it, the render stops there and returns the redirect
+    /// facts marked [`crate::page::PageSnapshot::joined`], instead of rendering the same
+    /// page twice.
+    pub join_at: Option<String>,
 }
 
 /// A render's page facts, and what [`RenderOptions`] asked for.
@@ -296,6 +302,7 @@ impl BrowserPool {
             budget,
             started,
             gate: options.navigate_gate.as_deref(),
+            join_at: options.join_at.as_deref(),
         };
         let mut retried = false;
         loop {

@@ -62,6 +62,9 @@ pub(crate) struct RenderJob<'a> {
     pub started: Instant,
     /// Waited for right before navigating (see `RenderOptions::navigate_gate`).
     pub gate: Option<&'a governor::DefaultDirectRateLimiter>,
+    /// Stop, joined, when the main frame's document request reaches this
+    /// URL (see `RenderOptions::join_at`).
+    pub join_at: Option<&'a str>,
 }
 
 impl RenderJob<'_> {
@@ -180,9 +183,13 @@ async fn drive(
     let settle_end = job.settle_end();
     let budget_secs = job.budget_secs();
 
-    // 1. Until the main frame commits a document, or the navigation fails.
+    // 1. Until the main frame commits a document, or the navigation fails,
+    //    or its request (or a redirect hop) reaches the page to join.
     let mut error_page_seen: Option<Instant> = None;
     loop {
+        if let Some(joined) = joined(&rx.borrow(), job.join_at) {
+            return Ok(joined);
+        }
         let state = rx.borrow_and_update().navigation_state();
         match state {
             NavState::Committed => break,
@@ -207,6 +214,9 @@ async fn drive(
             .into());
         }
         let _ = tokio::time::timeout_at(wake, rx.changed()).await;
+    }
+    if let Some(joined) = joined(&rx.borrow(), job.join_at) {
+        return Ok(joined);
     }
     if rx.borrow().status_failure().is_some() {
         // An error page: no need to settle or read it; the caller judges the
@@ -274,6 +284,24 @@ async fn drive(
     snapshot.blocks = extracted.blocks;
     snapshot.links = extracted.links;
     Ok(snapshot)
+}
+
+/// The snapshot of a render that reached `join_at` (see `RenderJob`).
+fn joined(tracker: &Tracker, join_at: Option<&str>) -> Option<PageSnapshot> {
+    let join_at = join_at?;
+    let url = &tracker.docs.last()?.url;
+    same_url(url, join_at).then(|| PageSnapshot {
+        joined: true,
+        ..tracker.snapshot()
+    })
+}
+
+/// Whether two URLs name the same page (as parsed: `HTTP://A.cn` is `http://a.cn/`).
+pub(crate) fn same_url(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// What settle.js reports (see there).

@@ -121,6 +121,7 @@ mod tests {
             links: Vec::new(),
             error: None,
             https_error: None,
+            shared_render: None,
             elapsed_ms: 0,
         }
     }

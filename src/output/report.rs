@@ -57,6 +57,11 @@ pub struct TargetReport {
     /// (`url` is then the http one); absent when there was no fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_error: Option<String>,
+    /// Beyond SPEC: the target URL whose render this target reports (same
+    /// device): its navigation redirected to the page that target had
+    /// already rendered, so it was not rendered twice; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_render: Option<String>,
     /// Time spent on this target.
     pub elapsed_ms: u64,
 }
@@ -92,6 +97,7 @@ impl TargetReport {
             links: Vec::new(),
             error: None,
             https_error: outcome.https_error.as_ref().map(ToString::to_string),
+            shared_render: outcome.shared_render.clone(),
             elapsed_ms: millis(outcome.elapsed),
         };
         let page = match (&outcome.result, &outcome.partial) {

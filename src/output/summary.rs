@@ -485,6 +485,7 @@ mod tests {
                     links: Vec::new(),
                     error: None,
                     https_error: None,
+                    shared_render: None,
                     elapsed_ms: *ms,
                 })
                 .collect(),

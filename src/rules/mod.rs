@@ -45,6 +45,10 @@ pub struct TargetOutcome {
     /// Why https failed when `--scheme auto` fell back to http (`url` is
     /// then the http one); `None` when no fallback happened.
     pub https_error: Option<Unreachable>,
+    /// The target URL whose render this target shares: its navigation
+    /// reached the page that target had already rendered (an apex that
+    /// redirects to `www.`); `None` when it rendered its own page.
+    pub shared_render: Option<String>,
 }
 
 impl TargetOutcome {

@@ -40,6 +40,7 @@ pub(crate) fn page_with_blocks(blocks: Vec<TextBlock>) -> PageSnapshot {
         title: "例子网".to_owned(),
         blocks,
         links: Vec::new(),
+        joined: false,
     }
 }
 
@@ -117,6 +118,7 @@ pub(crate) fn outcome(
         elapsed: Duration::from_millis(5),
         partial: None,
         https_error: None,
+        shared_render: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn target(host: &str, device: Device, title: &str, href: Option<&str>) -> Target
         }],
         error: None,
         https_error: None,
+        shared_render: None,
         elapsed_ms: 120,
     }
 }

@@ -263,8 +263,8 @@ fn a_page_whose_load_never_fires_is_judged_on_what_it_shows() {
     let hung = farm_scan()
         .requests
         .iter()
-        .any(|r| r.host.ends_with("never-loads.test") && r.path == "/img/hall.png");
-    assert!(hung, "the browser never asked for the image that hangs");
+        .any(|r| r.host.ends_with("never-loads.test") && r.path == "/frame/hall.html");
+    assert!(hung, "the browser never asked for the frame that hangs");
 }
 
 #[test]
@@ -413,4 +413,62 @@ fn offsite_redirects_name_the_domain_they_land_on() {
             assert_eq!(finding.evidence.domain.as_deref(), Some(landed), "{domain}");
         }
     }
+}
+
+#[test]
+fn an_apex_that_redirects_to_www_shares_www_s_render() {
+    let page = farm_report("redirect-www.test");
+    for target in &page.targets {
+        let (expected, final_url) = if target.host == "redirect-www.test" {
+            (Some("http://www.redirect-www.test/"), "http://www.redirect-www.test/")
+        } else {
+            (None, "http://www.redirect-www.test/")
+        };
+        assert_eq!(
+            (target.shared_render.as_deref(), target.final_url.as_deref()),
+            (expected, Some(final_url)),
+            "{}#{}",
+            target.url,
+            target.device
+        );
+        assert_eq!(target.icp_numbers, vec!["黑ICP备18225678号-1".to_owned()]);
+    }
+    // www.'s page was loaded once per device, not once more per apex; the
+    // apex was asked once per device and answered with its redirect.
+    let homepage_loads = |host: &str| {
+        farm_scan()
+            .requests
+            .iter()
+            .filter(|r| r.host == host && r.path == "/")
+            .count()
+    };
+    assert_eq!(
+        (
+            homepage_loads("redirect-www.test"),
+            homepage_loads("www.redirect-www.test")
+        ),
+        (2, 2)
+    );
+}
+
+#[test]
+fn images_and_fonts_are_never_fetched() {
+    // gongan-ok.test's footer shows an <img> badge beside its number.
+    assert!(std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/sites/gongan-ok.test/index.html")
+    )
+    .is_ok_and(|html| html.contains("/img/gongan.png")));
+    assert_every_target_shows("gongan-ok.test", "京ICP备19292345号-1");
+    let heavy: Vec<&str> = farm_scan()
+        .requests
+        .iter()
+        .map(|r| r.path.as_str())
+        .filter(|path| {
+            [".png", ".jpg", ".gif", ".webp", ".woff", ".woff2", ".ttf", ".mp4"]
+                .iter()
+                .any(|ext| path.ends_with(ext))
+        })
+        .collect();
+    assert!(heavy.is_empty(), "fetched: {heavy:?}");
 }
