@@ -526,6 +526,11 @@ async fn render_target(
 fn shared_page(joined: PageSnapshot, shared: &PageSnapshot) -> PageSnapshot {
     let mut page = shared.clone();
     page.redirects = joined.redirects;
+    // Stopped before the redirect's target was even requested: the last
+    // URL it asked for is a hop too.
+    if !joined.final_url.is_empty() && !same_url(&joined.final_url, &shared.final_url) {
+        page.redirects.push(joined.final_url);
+    }
     page.redirects.extend(shared.redirects.iter().cloned());
     let mut addresses = joined.addresses;
     for address in &shared.addresses {

@@ -59,21 +59,41 @@ const SKIPPED_TYPES: &[ResourceType] =
 
 /// `Fetch.enable` pausing every request of a [`SKIPPED_TYPES`] type before
 /// it is sent; the tracker's pump fails each one as blocked by the client.
-/// By type, not by URL: `/logo?id=3` is an image too.
-pub(crate) fn skip_heavy_resources() -> FetchEnableParams {
+/// By type, not by URL: `/logo?id=3` is an image too. With `join_at`, a
+/// document request for exactly that URL is paused too: the page another
+/// render already has (see `RenderJob::join_at`), never requested twice.
+pub(crate) fn pause_requests(join_at: Option<&str>) -> FetchEnableParams {
+    let mut patterns: Vec<RequestPattern> = SKIPPED_TYPES
+        .iter()
+        .map(|kind| RequestPattern {
+            url_pattern: Some("*".to_owned()),
+            resource_type: Some(kind.clone()),
+            request_stage: Some(RequestStage::Request),
+        })
+        .collect();
+    if let Some(url) = join_at {
+        patterns.push(RequestPattern {
+            url_pattern: Some(exact_pattern(url)),
+            resource_type: Some(ResourceType::Document),
+            request_stage: Some(RequestStage::Request),
+        });
+    }
     FetchEnableParams {
-        patterns: Some(
-            SKIPPED_TYPES
-                .iter()
-                .map(|kind| RequestPattern {
-                    url_pattern: Some("*".to_owned()),
-                    resource_type: Some(kind.clone()),
-                    request_stage: Some(RequestStage::Request),
-                })
-                .collect(),
-        ),
+        patterns: Some(patterns),
         handle_auth_requests: None,
     }
+}
+
+/// A `Fetch` URL pattern matching `url` alone (`*`, `?` and `\` escaped).
+fn exact_pattern(url: &str) -> String {
+    let mut pattern = String::with_capacity(url.len());
+    for c in url.chars() {
+        if matches!(c, '*' | '?' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
 }
 
 /// Fold what `session` saw into a render's `result`. `failed_url` is the

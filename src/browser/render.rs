@@ -26,7 +26,17 @@ use crate::guard::Session;
 use crate::page::{PageLink, PageSnapshot, TextBlock, Unreachable};
 
 /// The in-page extraction script, evaluated in an isolated world.
-const EXTRACT_JS: &str = include_str!("extract.js");
+///
+/// It waits for the document to be parsed first (1 s at most): a page that
+/// navigated again at the end of the settle budget (a refresh loop) would
+/// otherwise be read half-parsed, its footer not yet there.
+const EXTRACT_JS: &str = concat!(
+    "new Promise((parsed) => { if (document.readyState !== 'loading') { parsed(); return; } \
+     document.addEventListener('DOMContentLoaded', () => parsed(), { once: true }); \
+     setTimeout(parsed, 1000); }).then(() =>\n",
+    include_str!("extract.js"),
+    ")"
+);
 /// The main-world settle helper, installed before the site's scripts run.
 const SETTLE_JS: &str = include_str!("settle.js");
 /// Waits in the page for settle.js to call it quiet (argument: the longest
@@ -116,7 +126,7 @@ pub(crate) async fn render(
             prep_end
         ),
         command(page, network::block_local_schemes(), prep_end),
-        command(page, network::skip_heavy_resources(), prep_end),
+        command(page, network::pause_requests(job.join_at), prep_end),
     );
     metrics.map_err(emulation)?;
     touch.map_err(emulation)?;
@@ -289,8 +299,12 @@ async fn drive(
 /// The snapshot of a render that reached `join_at` (see `RenderJob`).
 fn joined(tracker: &Tracker, join_at: Option<&str>) -> Option<PageSnapshot> {
     let join_at = join_at?;
-    let url = &tracker.docs.last()?.url;
-    same_url(url, join_at).then(|| PageSnapshot {
+    let reached = tracker.join_paused
+        || tracker
+            .docs
+            .last()
+            .is_some_and(|doc| same_url(&doc.url, join_at));
+    reached.then(|| PageSnapshot {
         joined: true,
         ..tracker.snapshot()
     })
@@ -433,6 +447,7 @@ async fn extract(page: &Page, frame: &FrameId, end: Instant) -> Result<Extracted
     };
     let mut params = EvaluateParams::new(EXTRACT_JS);
     params.context_id = Some(context);
+    params.await_promise = Some(true);
     let left = end.saturating_duration_since(Instant::now());
     params.timeout = Some(TimeDelta::new(left.as_secs_f64() * 1000.0));
     let value = match evaluate(page, params, end).await {

@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::fetch::{EventRequestPaused, FailRequestParams};
+use chromiumoxide::cdp::browser_protocol::fetch::{
+    ContinueRequestParams, EventRequestPaused, FailRequestParams,
+};
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::network::{
     ErrorReason, EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent,
@@ -53,7 +55,8 @@ pub(super) enum PageEvent {
     Lifecycle(Arc<EventLifecycleEvent>),
     Dialog(Arc<EventJavascriptDialogOpening>),
     /// A request `Fetch.enable` paused: one of the resource types a render
-    /// never loads (see `network::skip_heavy_resources`).
+    /// never loads, or the document of a page to join (see
+    /// `network::pause_requests`).
     Paused(Arc<EventRequestPaused>),
     Crashed,
 }
@@ -116,16 +119,27 @@ pub(super) async fn pump(
                     });
                 }
                 // Fire and forget: the page cannot wait on a reply it never
-                // sees, and a lost one only leaves an image unloaded.
+                // sees, and a lost one only leaves an image unloaded. A paused
+                // document is the page to join: the render stops there.
                 PageEvent::Paused(paused) => {
-                    let fail = FailRequestParams::new(
-                        paused.request_id.clone(),
-                        ErrorReason::BlockedByClient,
-                    );
+                    let id = paused.request_id.clone();
                     let page = page.clone();
+                    let answer = if paused.resource_type != ResourceType::Document {
+                        Err(FailRequestParams::new(id, ErrorReason::BlockedByClient))
+                    } else if tx.borrow().is_main(Some(&paused.frame_id)) {
+                        Err(FailRequestParams::new(id, ErrorReason::Aborted))
+                    } else {
+                        // A frame showing that page is not the page itself.
+                        Ok(ContinueRequestParams::new(id))
+                    };
                     tokio::spawn(async move {
-                        let _ =
-                            tokio::time::timeout(Duration::from_secs(5), page.execute(fail)).await;
+                        let wait = Duration::from_secs(5);
+                        let _ = match answer {
+                            Err(fail) => tokio::time::timeout(wait, page.execute(fail))
+                                .await
+                                .map(drop),
+                            Ok(go) => tokio::time::timeout(wait, page.execute(go)).await.map(drop),
+                        };
                     });
                 }
                 _ => {}
@@ -176,6 +190,8 @@ struct Commit {
 #[derive(Debug)]
 pub(super) struct Tracker {
     main_frame: String,
+    /// The main frame's request for the page to join was paused.
+    pub(super) join_paused: bool,
     pub(super) docs: Vec<DocRequest>,
     committed: Option<Commit>,
     loads: HashSet<String>,
@@ -191,6 +207,7 @@ impl Tracker {
     pub(super) fn new(main_frame: String) -> Self {
         Tracker {
             main_frame,
+            join_paused: false,
             docs: Vec::new(),
             committed: None,
             loads: HashSet::new(),
@@ -254,7 +271,14 @@ impl Tracker {
                 }
             }
             PageEvent::Crashed => self.crashed = true,
-            PageEvent::Dialog(_) | PageEvent::Paused(_) => {}
+            PageEvent::Paused(paused) => {
+                if paused.resource_type == ResourceType::Document
+                    && self.is_main(Some(&paused.frame_id))
+                {
+                    self.join_paused = true;
+                }
+            }
+            PageEvent::Dialog(_) => {}
         }
     }
 
