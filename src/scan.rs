@@ -505,20 +505,8 @@ async fn render_target(
         ));
         break;
     }
-    last.unwrap_or_else(|| {
-        let outcome = TargetOutcome {
-            url: target.url(schemes[0]),
-            target,
-            result: Err(TargetFailure::Crawler {
-                reason: "no scheme to try".to_owned(),
-            }),
-            elapsed: start.elapsed(),
-            partial: None,
-            https_error,
-            shared_render: None,
-        };
-        (outcome, None)
-    })
+    // The last scheme never `continue`s.
+    last.expect("schemes are never empty")
 }
 
 /// The page a joined render reports: the shared one, reached through the
