@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chromiumoxide::cdp::browser_protocol::inspector;
+use chromiumoxide::cdp::browser_protocol::log::DisableParams as LogDisableParams;
 use chromiumoxide::cdp::browser_protocol::page::{
     AddScriptToEvaluateOnNewDocumentParams, CreateIsolatedWorldParams, FrameId, NavigateParams,
 };
+use chromiumoxide::cdp::browser_protocol::performance::DisableParams as PerformanceDisableParams;
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId, TimeDelta};
 use chromiumoxide::{Command, Page};
 use serde::Deserialize;
@@ -113,9 +115,12 @@ pub(crate) async fn render(
     let events = subscribe(page, prep_end).await?;
     // The page's setup, sent at once: CDP answers a session's commands in
     // order, so nothing is gained by waiting for each reply before sending
-    // the next, and six round trips under load cost more than the work.
+    // the next, and nine round trips under load cost more than the work.
+    // chromiumoxide enables the Performance and Log domains on every page;
+    // nothing here reads them, and the renderer then stops collecting for
+    // them (a few per cent of the scan's CPU in the benchmark).
     let emulation = |e: CommandError| e.crawler("emulation");
-    let (metrics, touch, agent, inspector, settle_script, blocked, skipped) = tokio::join!(
+    let (metrics, touch, agent, inspector, settle_script, blocked, skipped, _, _) = tokio::join!(
         command(page, job.profile.metrics(), prep_end),
         command(page, job.profile.touch(), prep_end),
         command(page, job.profile.user_agent_override(), prep_end),
@@ -127,6 +132,8 @@ pub(crate) async fn render(
         ),
         command(page, network::block_local_schemes(), prep_end),
         command(page, network::pause_requests(job.join_at), prep_end),
+        command(page, PerformanceDisableParams::default(), prep_end),
+        command(page, LogDisableParams::default(), prep_end),
     );
     metrics.map_err(emulation)?;
     touch.map_err(emulation)?;
