@@ -419,14 +419,11 @@ fn offsite_redirects_name_the_domain_they_land_on() {
 fn an_apex_that_redirects_to_www_shares_www_s_render() {
     let page = farm_report("redirect-www.test");
     for target in &page.targets {
-        let (expected, final_url) = if target.host == "redirect-www.test" {
-            (Some("http://www.redirect-www.test/"), "http://www.redirect-www.test/")
-        } else {
-            (None, "http://www.redirect-www.test/")
-        };
+        let shared =
+            (target.host == "redirect-www.test").then_some("http://www.redirect-www.test/");
         assert_eq!(
             (target.shared_render.as_deref(), target.final_url.as_deref()),
-            (expected, Some(final_url)),
+            (shared, Some("http://www.redirect-www.test/")),
             "{}#{}",
             target.url,
             target.device
@@ -465,9 +462,11 @@ fn images_and_fonts_are_never_fetched() {
         .iter()
         .map(|r| r.path.as_str())
         .filter(|path| {
-            [".png", ".jpg", ".gif", ".webp", ".woff", ".woff2", ".ttf", ".mp4"]
-                .iter()
-                .any(|ext| path.ends_with(ext))
+            [
+                ".png", ".jpg", ".gif", ".webp", ".woff", ".woff2", ".ttf", ".mp4",
+            ]
+            .iter()
+            .any(|ext| path.ends_with(ext))
         })
         .collect();
     assert!(heavy.is_empty(), "fetched: {heavy:?}");
