@@ -443,6 +443,19 @@ fn file_url(path: &str, base: Option<&Path>) -> Option<String> {
     url::Url::from_file_path(absolute).ok().map(String::from)
 }
 
+/// A target's error, and the two facts beyond SPEC that explain a line:
+/// why https failed (`--scheme auto`) and whose render it shares.
+fn target_notes(t: &TargetReport) -> String {
+    let mut notes: Vec<String> = t.error.as_deref().map(escape).into_iter().collect();
+    if let Some(why) = &t.https_error {
+        notes.push(format!("https failed: {}", escape(why)));
+    }
+    if let Some(url) = &t.shared_render {
+        notes.push(format!("shared render of {}", link(url)));
+    }
+    notes.join("<br>")
+}
+
 /// The record's targets, folded away: what each one showed.
 fn targets_table(targets: &[TargetReport], out: &mut String) {
     if targets.is_empty() {
@@ -452,7 +465,7 @@ fn targets_table(targets: &[TargetReport], out: &mut String) {
         out,
         "<details class=\"targets\"><summary>{} targets</summary><table><thead><tr>\
          <th>target</th><th>status</th><th>final URL</th><th>title</th><th>ICP numbers</th>\
-         <th>公安 numbers</th><th>error</th><th>ms</th></tr></thead><tbody>",
+         <th>公安 numbers</th><th>error / notes</th><th>ms</th></tr></thead><tbody>",
         targets.len()
     );
     for t in targets {
@@ -460,7 +473,7 @@ fn targets_table(targets: &[TargetReport], out: &mut String) {
         let status = t.status.map(|s| s.to_string()).unwrap_or_default();
         let final_url = t.final_url.as_deref().map(link).unwrap_or_default();
         let title = t.title.as_deref().map(escape).unwrap_or_default();
-        let error = t.error.as_deref().map(escape).unwrap_or_default();
+        let error = target_notes(t);
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{status}</td><td>{final_url}</td><td>{title}</td><td>{}</td>\
@@ -524,6 +537,25 @@ mod tests {
             None
         );
         assert_eq!(locate("/out/evidence/3-a.test-desktop.png", None), None);
+    }
+
+    #[test]
+    fn target_notes_say_why_https_failed_and_whose_render_is_shared() {
+        let target: TargetReport = serde_json::from_value(serde_json::json!({
+            "url": "http://a.cn/", "host": "a.cn", "device": "mobile",
+            "final_url": "http://www.a.cn/", "status": 200, "addresses": [],
+            "title": "t", "icp_numbers": [], "gongan_numbers": [], "links": [],
+            "error": null, "https_error": "TLS failure (<cert>)",
+            "shared_render": "http://www.a.cn/", "elapsed_ms": 1
+        }))
+        .expect("a target line");
+        let notes = target_notes(&target);
+        assert!(
+            notes.contains("https failed: TLS failure (&lt;cert&gt;)"),
+            "{notes}"
+        );
+        assert!(notes.contains("shared render of <a"), "{notes}");
+        assert!(notes.contains("http://www.a.cn/"), "{notes}");
     }
 
     #[test]
