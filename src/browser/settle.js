@@ -102,13 +102,30 @@
   const REFRESH_GRACE_MS = 500;
   let loadedAt = -1;
   apply(EventTarget.prototype.addEventListener, g, ['load', () => { loadedAt = now(); }, true]);
-  const pendingRefresh = () => {
+  // The refresh's delay in ms (-1: none counted), looked up again only
+  // after the DOM changed: a query of the whole document on every check
+  // would steal the main thread from a 20 MB page still being parsed.
+  let refreshMs = -1;
+  let refreshLookedUp = false;
+  let refreshSeenAt = -1;
+  const refreshDelay = () => {
+    if (refreshLookedUp && refreshSeenAt === lastMutation && readyState() !== 'loading') {
+      return refreshMs;
+    }
+    refreshLookedUp = true;
+    refreshSeenAt = lastMutation;
+    refreshMs = -1;
     const meta = apply(querySelector, doc, ['meta[http-equiv="refresh" i]']);
-    if (!meta) return 0;
+    if (!meta) return refreshMs;
     const m = apply(exec, /^\s*(\d+(?:\.\d*)?)/, [apply(getAttribute, meta, ['content']) || '']);
-    if (!m) return 0;
+    if (!m) return refreshMs;
     const ms = toNumber(m[1]) * 1000;
-    if (ms > MAX_DELAY_MS) return 0;
+    if (ms <= MAX_DELAY_MS) refreshMs = ms;
+    return refreshMs;
+  };
+  const pendingRefresh = () => {
+    const ms = refreshDelay();
+    if (ms < 0) return 0;
     return loadedAt < 0 || now() - loadedAt < ms + REFRESH_GRACE_MS ? 1 : 0;
   };
 
@@ -133,7 +150,7 @@
   // The network is render.rs's to judge (it sees every request).
   const DOM_QUIET_MS = 200;
   const DOM_MAX_WAIT_MS = 1000;
-  const CHECK_MS = 20;
+  const CHECK_MS = 50;
   const Promise_ = Promise;
   // Resolves with a probe once the page is quiet, or after `maxMs` with
   // the page as it is: one round trip instead of polling over CDP. Checks
@@ -143,9 +160,10 @@
     const start = now();
     let quietSince = -1;
     const check = () => {
-      const p = probe();
       const t = now();
-      if (p.ready === 'complete' && p.timers < 1) {
+      // Nothing to count while the document is still arriving.
+      const p = readyState() === 'complete' ? probe() : null;
+      if (p !== null && p.timers < 1) {
         if (quietSince < 0) quietSince = t;
         if (p.sinceMutation < 0 || p.sinceMutation >= DOM_QUIET_MS || t - quietSince >= DOM_MAX_WAIT_MS) {
           p.quiet = true;
@@ -156,8 +174,9 @@
         quietSince = -1;
       }
       if (t - start >= maxMs) {
-        p.quiet = false;
-        resolve(p);
+        const last = p || probe();
+        last.quiet = false;
+        resolve(last);
         return;
       }
       apply(origSetTimeout, g, [check, CHECK_MS]);
