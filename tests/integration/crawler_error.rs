@@ -10,7 +10,7 @@
 //! records' pages off the doomed browsers.
 
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use beian_audit::output::RecordReport;
@@ -39,22 +39,14 @@ fn kill(pid: u32) -> bool {
 fn a_target_whose_browser_dies_under_every_attempt_is_a_crawler_error() {
     let farm = FixtureFarm::start();
     let sandbox = Sandbox::new();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_beian-audit"));
-    sandbox
-        .confine(&mut command)
-        .arg("scan")
-        .arg(records("browser-dies.csv"))
-        .arg("--resolve")
-        .arg(format!("*=127.0.0.1:{}", farm.port()))
-        .args(["--scheme", "http", "--no-progress", "--log-format", "json"])
+    let mut command = sandbox.command(&farm, &records("browser-dies.csv"), "http");
+    command
+        .args(["--log-format", "json"])
         .args(["--browsers", "1", "--concurrency", "1", "--timeout", "15"])
         .env(
             "RUST_LOG",
             "beian_audit=info,beian_audit::browser::pool=debug,chromiumoxide=off,warn",
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        );
     let mut child = command.spawn().expect("spawn beian-audit");
     let mut watchdog = Watchdog::arm(child.id(), Duration::from_secs(180));
     let mut stdout = child.stdout.take().expect("stdout");

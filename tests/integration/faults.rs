@@ -55,7 +55,7 @@ impl Sandbox {
 
     /// `beian-audit scan INPUT --scheme SCHEME` against `farm`, confined to
     /// the sandbox.
-    fn command(&self, farm: &FixtureFarm, input: &Path, scheme: &str) -> Command {
+    pub(crate) fn command(&self, farm: &FixtureFarm, input: &Path, scheme: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_beian-audit"));
         self.confine(&mut command)
             .arg("scan")

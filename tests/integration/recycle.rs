@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::io::Read as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use beian_audit::output::RecordReport;
@@ -39,23 +38,15 @@ fn pid(fields: &serde_json::Value, key: &str) -> u64 {
 fn recycled_browsers_fail_no_target_and_leave_nothing_behind() {
     let farm = FixtureFarm::start();
     let sandbox = Sandbox::new();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_beian-audit"));
-    sandbox
-        .confine(&mut command)
-        .arg("scan")
-        .arg(records("farm.csv"))
-        .arg("--resolve")
-        .arg(format!("*=127.0.0.1:{}", farm.port()))
-        .args(["--scheme", "http", "--no-progress", "--log-format", "json"])
+    let mut command = sandbox.command(&farm, &records("farm.csv"), "http");
+    command
+        .args(["--log-format", "json"])
         .args(["--browsers", "2", "--concurrency", "4", "--timeout", "15"])
         .args(["--recycle-pages", &RECYCLE_PAGES.to_string()])
         .env(
             "RUST_LOG",
             "beian_audit=info,beian_audit::browser::pool=debug,chromiumoxide=off,warn",
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        );
     let mut child = command.spawn().expect("spawn beian-audit");
     let mut watchdog = Watchdog::arm(child.id(), Duration::from_secs(600));
     let log = drain(&mut child);
