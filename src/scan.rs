@@ -350,24 +350,23 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
             .position(|h| *h == target.host)
             .and_then(|i| checks[i].clone().err())
     };
-    let www_of = |apex: &Target| {
-        targets
-            .iter()
-            .position(|t| t.device == apex.device && t.host == format!("www.{}", apex.host))
-    };
-    // Apex targets that wait for their www. sibling, by the sibling's index.
-    let followers: Vec<Option<usize>> = (0..targets.len())
-        .map(|i| targets.iter().position(|apex| www_of(apex) == Some(i)))
+    // For each target, the index of the www. sibling it waits for, if any.
+    let leader: Vec<Option<usize>> = targets
+        .iter()
+        .map(|apex| {
+            targets
+                .iter()
+                .position(|t| t.device == apex.device && t.host == format!("www.{}", apex.host))
+        })
         .collect();
-    let led: Vec<bool> = targets.iter().map(|t| www_of(t).is_some()).collect();
     let line = record.line;
-    let (targets, refused, followers) = (&targets, &refused, &followers);
+    let (targets, refused, leader) = (&targets, &refused, &leader);
     let chains = targets
         .iter()
         .enumerate()
-        .filter(|(i, _)| !led[*i])
+        .filter(|(i, _)| leader[*i].is_none())
         .map(|(i, target)| {
-            let follower = followers[i];
+            let follower = leader.iter().position(|l| *l == Some(i));
             async move {
                 let (outcome, landing) =
                     render_target(ctx, line, target.clone(), refused(target), None).await;

@@ -44,8 +44,9 @@ const SETTLE_JS: &str = include_str!("settle.js");
 /// Waits in the page for settle.js to call it quiet (argument: the longest
 /// wait in ms); also answers at once on documents settle.js never reached
 /// (error pages), so a wait always tells where the main frame is.
-const WAIT_JS: &str = "(ms => globalThis.__beianAuditSettleWait ? globalThis.__beianAuditSettleWait(ms) : \
-     ({ injected: false, href: location.href, ready: document.readyState, timers: 0, sinceMutation: -1 }))";
+const WAIT_JS: &str =
+    "(ms => globalThis.__beianAuditSettleWait ? globalThis.__beianAuditSettleWait(ms) : \
+     ({ injected: false, href: location.href, ready: document.readyState }))";
 /// Name of the isolated world extract.js runs in.
 const WORLD_NAME: &str = "beian-audit";
 
@@ -332,8 +333,6 @@ struct Probe {
     injected: bool,
     href: String,
     ready: String,
-    timers: f64,
-    since_mutation: f64,
     /// Set by the in-page wait: the page turned quiet (not just timed out).
     quiet: bool,
 }

@@ -7,8 +7,8 @@
 // remembers when the DOM last changed after parsing. A short
 // `<meta http-equiv=refresh>` counts as a pending timer too: it navigates
 // after load plus its delay, and the page it leads to is the one judged.
-// render.rs reads all this through `globalThis.__beianAuditSettle()`, or
-// waits in the page for it to turn quiet with `__beianAuditSettleWait(ms)`.
+// render.rs waits in the page for all this to turn quiet with
+// `globalThis.__beianAuditSettleWait(ms)`.
 //
 // What it deliberately ignores, so a busy page cannot keep us waiting:
 // setInterval and requestAnimationFrame (a clock redrawing 20 times a
@@ -19,7 +19,7 @@
 // Every built-in it needs is captured here, before the site can replace it.
 (() => {
   'use strict';
-  const KEY = '__beianAuditSettle';
+  const KEY = '__beianAuditSettleWait';
   if (Object.prototype.hasOwnProperty.call(globalThis, KEY)) return;
 
   const MAX_DELAY_MS = 2500;
@@ -184,13 +184,11 @@
     check();
   });
 
-  // Non-configurable and non-writable: the site cannot remove or fake them.
-  const pin = (key, value) => defineProperty(globalThis, key, {
-    value,
+  // Non-configurable and non-writable: the site cannot remove or fake it.
+  defineProperty(globalThis, KEY, {
+    value: waitQuiet,
     enumerable: false,
     configurable: false,
     writable: false,
   });
-  pin(KEY, probe);
-  pin(KEY + 'Wait', waitQuiet);
 })();
