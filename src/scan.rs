@@ -1,19 +1,19 @@
 //! The scan pipeline: records → targets → renders → judgement → lines.
 //!
 //! This is the one place with concurrency: `buffer_unordered` bounds the
-//! records in flight, a semaphore bounds the pages rendered at once (the
-//! targets of one record render side by side), and the single loop at the
-//! end owns judging and writing, so output lines never interleave.
+//! records in flight, and so the pages open at once (a record renders its
+//! targets one after another in one page), and the single loop at the end
+//! owns judging and writing, so output lines never interleave.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use futures::StreamExt;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
 use crate::browser::same_url;
-use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions};
+use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions, Tab};
 use crate::cli::{LogFormat, SchemePolicy};
 use crate::config::ScanConfig;
 use crate::error::Error;
@@ -38,8 +38,6 @@ const CRAWLER_RETRIES: u32 = 2;
 struct Ctx {
     config: ScanConfig,
     pool: BrowserPool,
-    /// One permit per page rendered at once.
-    pages: Semaphore,
     /// `--rate` and the per-site cap.
     throttle: Throttle,
 }
@@ -62,7 +60,6 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     );
     let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
-        pages: Semaphore::new(concurrency),
         throttle: Throttle::new(config.rate),
         config,
         pool,
@@ -325,14 +322,13 @@ async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
     std::process::exit(ExitStatus::Interrupted as i32);
 }
 
-/// Render every target of `record` (side by side, each under a page permit).
+/// Render every target of `record`, one after another in one browser tab
+/// (see [`Tab`]: opening a page is half the cost of a visit).
 ///
 /// An apex whose `www.` sibling of the same device is also a target renders
-/// after it: when the apex redirects to the page `www.` landed on (the
-/// common `a.cn` → `www.a.cn`), its render stops at that redirect and
-/// shares `www.`'s page instead of rendering it a second time. The per-site
-/// cap (2) already keeps a record's four targets two at a time, so the
-/// order costs no parallelism.
+/// right after it: when the apex redirects to the page `www.` landed on
+/// (the common `a.cn` → `www.a.cn`), its render stops at that redirect and
+/// shares `www.`'s page instead of rendering it a second time.
 async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
     let started = Instant::now();
     let targets = expand(&record);
@@ -359,34 +355,30 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
                 .position(|t| t.device == apex.device && t.host == format!("www.{}", apex.host))
         })
         .collect();
-    let line = record.line;
-    let (targets, refused, leader) = (&targets, &refused, &leader);
-    let chains = targets
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| leader[*i].is_none())
-        .map(|(i, target)| {
-            let follower = leader.iter().position(|l| *l == Some(i));
-            async move {
-                let (outcome, landing) =
-                    render_target(ctx, line, target.clone(), refused(target), None).await;
-                let mut done = vec![(i, outcome)];
-                if let Some(apex) = follower {
-                    let (outcome, _) = render_target(
-                        ctx,
-                        line,
-                        targets[apex].clone(),
-                        refused(&targets[apex]),
-                        landing.as_ref(),
-                    )
-                    .await;
-                    done.push((apex, outcome));
-                }
-                done
-            }
-        });
-    let mut outcomes: Vec<(usize, TargetOutcome)> =
-        join_all(chains).await.into_iter().flatten().collect();
+    // One tab renders the record's targets one after another: www. then its
+    // apex, for one device and then the other.
+    let order = (0..targets.len())
+        .filter(|i| leader[*i].is_none())
+        .flat_map(|i| std::iter::once(i).chain(leader.iter().position(|l| *l == Some(i))));
+    let mut tab = ctx.pool.tab();
+    let mut landings: Vec<Option<Landing>> = targets.iter().map(|_| None).collect();
+    let mut outcomes = Vec::with_capacity(targets.len());
+    for i in order {
+        let target = &targets[i];
+        let join = leader[i].and_then(|l| landings[l].as_ref());
+        let (outcome, landing) = render_target(
+            ctx,
+            &mut tab,
+            record.line,
+            target.clone(),
+            refused(target),
+            join,
+        )
+        .await;
+        landings[i] = landing;
+        outcomes.push((i, outcome));
+    }
+    tab.close().await;
     outcomes.sort_by_key(|(i, _)| *i);
     RecordOutcome {
         record,
@@ -409,6 +401,7 @@ struct Landing {
 /// Returns the outcome, and the page it rendered for others to share.
 async fn render_target(
     ctx: &Ctx,
+    tab: &mut Tab<'_>,
     line: u64,
     target: Target,
     refused: Option<TargetFailure>,
@@ -431,9 +424,7 @@ async fn render_target(
         };
         return (outcome, None);
     }
-    // The site slot first, so a busy site never holds a page slot idle.
     let _site = ctx.throttle.site(&registrable_domain(&target.host)).await;
-    let _page = ctx.pages.acquire().await;
     let start = Instant::now();
     let mut last = None;
     let mut https_error = None;
@@ -449,7 +440,7 @@ async fn render_target(
                 },
                 None,
             )),
-            _ => render_with_retries(ctx, &target, &url, join).await,
+            _ => render_with_retries(ctx, tab, &target, &url, join).await,
         };
         let mut landing = None;
         let mut shared_render = None;
@@ -575,6 +566,7 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
 /// With `--evidence`, the page's bottom is captured too.
 async fn render_with_retries(
     ctx: &Ctx,
+    tab: &mut Tab<'_>,
     target: &Target,
     url: &str,
     join: Option<&Landing>,
@@ -587,11 +579,7 @@ async fn render_with_retries(
     };
     let budget = ctx.config.timeout;
     loop {
-        match ctx
-            .pool
-            .render_with(target, url, budget, options.clone())
-            .await
-        {
+        match tab.render_with(target, url, budget, options.clone()).await {
             Ok(rendered) => return Ok((rendered.snapshot, rendered.screenshot)),
             Err(RenderError::Site(why)) => return Err(TargetFailure::Unreachable(why)),
             Err(RenderError::Refused { host, address }) => {

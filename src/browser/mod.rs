@@ -23,6 +23,6 @@ mod tracker;
 pub use device::{BrowserVersion, DeviceProfile};
 pub use error::{BrowserError, RenderError};
 pub use launch::{ChromeConfig, ResolveRule};
-pub use pool::{BrowserPool, RenderOptions, Rendered};
+pub use pool::{BrowserPool, RenderOptions, Rendered, Tab};
 pub use recycle::RecyclePolicy;
 pub(crate) use render::same_url;

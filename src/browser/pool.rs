@@ -1,5 +1,6 @@
 //! `BrowserPool`: N Chromium processes, each rendering several pages at
-//! once, each page in its own browser context. A browser that dies is
+//! once, each page in its own browser context; a [`Tab`] keeps its page for
+//! several renders in a row (a record's targets). A browser that dies is
 //! replaced; the targets that were on it get [`BrowserError::Crashed`] so
 //! the scan can retry them. A browser that served its quota of pages or
 //! grew past its memory limit ([`RecyclePolicy`]) is recycled: a fresh one
@@ -13,12 +14,13 @@ use std::time::Duration;
 use chromiumoxide::cdp::browser_protocol::browser::{
     BrowserContextId, CloseParams, SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
+use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
 use chromiumoxide::cdp::browser_protocol::target::{
     CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
     EventTargetCreated,
 };
 use chromiumoxide::handler::HandlerConfig;
-use chromiumoxide::Browser;
+use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -27,9 +29,9 @@ use tokio::time::Instant;
 use super::device::{BrowserVersion, DeviceProfile};
 use super::launch::{ChromeProcess, LAUNCH_TIMEOUT};
 use super::recycle::{self, RecyclePolicy, RecycleReason};
-use super::render::{self, timed, RenderJob};
+use super::render::{self, timed, PageSetup, RenderJob};
 use super::{BrowserError, ChromeConfig, RenderError};
-use crate::guard::{Policy, Proxy, ProxyConfig};
+use crate::guard::{Policy, Proxy, ProxyConfig, Session};
 use crate::page::{PageSnapshot, Unreachable};
 use crate::targets::Target;
 
@@ -179,6 +181,23 @@ impl Drop for Instance {
 struct Lease {
     pool: Arc<PoolInner>,
     instance: Arc<Instance>,
+    slot: usize,
+}
+
+impl Lease {
+    /// Whether the browser still takes pages (alive, not being recycled).
+    fn usable(&self) -> bool {
+        self.instance.is_alive() && !self.instance.draining.load(Ordering::SeqCst)
+    }
+
+    /// Count one more render on the browser; start its recycle when that
+    /// was its quota.
+    fn count_render(&self) {
+        let pages = self.instance.pages.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Some(reason) = self.pool.recycle.reason(pages, None) {
+            start_recycle(&self.pool, self.slot, &self.instance, reason);
+        }
+    }
 }
 
 impl Drop for Lease {
@@ -292,40 +311,18 @@ impl BrowserPool {
         budget: Duration,
         options: RenderOptions,
     ) -> Result<Rendered, RenderError> {
-        let started = Instant::now();
-        let end = started + budget;
-        let lease = self.lease(end).await?;
-        let profile = DeviceProfile::for_device(target.device, &lease.instance.version);
-        let mut job = RenderJob {
-            url,
-            profile: &profile,
-            budget,
-            started,
-            gate: options.navigate_gate.as_deref(),
-            join_at: options.join_at.as_deref(),
-        };
-        let mut retried = false;
-        loop {
-            let result = render_once(&lease.pool.guard, &lease.instance, &job, &options).await;
-            let left = end.saturating_duration_since(Instant::now());
-            match result {
-                Err(RenderError::Site(Unreachable::RendererCrashed))
-                    if !retried && left >= MIN_RETRY_BUDGET =>
-                {
-                    tracing::debug!(url, "renderer crashed; retrying once");
-                    retried = true;
-                    job.started = Instant::now();
-                    job.budget = left;
-                }
-                // The retry had only what the crash left of the budget: if
-                // it ran out, the crash is why (SPEC §2), not the clock.
-                Err(RenderError::Site(Unreachable::Timeout { .. } | Unreachable::ScriptHung))
-                    if retried =>
-                {
-                    return Err(RenderError::Site(Unreachable::RendererCrashed));
-                }
-                other => return other,
-            }
+        let mut tab = self.tab();
+        let rendered = tab.render_with(target, url, budget, options).await;
+        tab.close().await;
+        rendered
+    }
+
+    /// A tab for several renders in a row, such as the targets of one record
+    /// (see [`Tab`]). It opens a page at its first render.
+    pub fn tab(&self) -> Tab<'_> {
+        Tab {
+            pool: self,
+            open: None,
         }
     }
 
@@ -417,13 +414,10 @@ impl BrowserPool {
                 }
                 instance.in_flight.fetch_add(1, Ordering::SeqCst);
                 drop(state);
-                let pages = instance.pages.fetch_add(1, Ordering::AcqRel) + 1;
-                if let Some(reason) = inner.recycle.reason(pages, None) {
-                    start_recycle(inner, slot, &instance, reason);
-                }
                 return Ok(Lease {
                     pool: Arc::clone(inner),
                     instance,
+                    slot,
                 });
             }
             if let Some((slot, reason)) = down {
@@ -449,100 +443,266 @@ impl BrowserPool {
     }
 }
 
-/// One attempt: a context, a page in it, the render, the teardown.
-/// The context has a guard session of its own: its proxy sees this page's
-/// requests and no other's.
-async fn render_once(
-    guard: &Proxy,
-    instance: &Arc<Instance>,
-    job: &RenderJob<'_>,
-    options: &RenderOptions,
-) -> Result<Rendered, RenderError> {
-    let browser = &instance.browser;
-    let hang_at = Instant::now() + BROWSER_COMMAND_TIMEOUT;
-    let setup_end = hang_at.min(job.started + job.budget);
-    let session = guard
-        .session()
-        .await
-        .map_err(|e| BrowserError::protocol("network guard session", e))?;
-    let create = CreateBrowserContextParams {
-        dispose_on_detach: Some(true),
-        proxy_server: Some(session.server()),
-        proxy_bypass_list: Some("<-loopback>".to_owned()),
-        ..CreateBrowserContextParams::default()
-    };
-    let context = match timed(browser.execute(create), setup_end).await {
-        Some(Ok(reply)) => reply.result.browser_context_id,
-        Some(Err(e)) => {
-            return Err(crawler_error(instance, "Target.createBrowserContext", e).into())
+/// A page kept open for several renders in a row: the targets of one
+/// record render one after another in it.
+///
+/// Opening a page is half of what a plain visit costs Chromium (a browser
+/// context, a target and a renderer process: about 0.12 CPU s of a visit's
+/// 0.25 in `bench-floor` on this project's benchmark machine), and a
+/// record's `www.` and apex hosts are one site, so their renders in one page
+/// share one renderer process as well.
+///
+/// Each render still starts as a first visit: before it, the context's
+/// cookies and the storage of the origin the last render ended on are
+/// cleared (the HTTP cache and the tab's session storage are kept). After a
+/// failed render, or once its browser is being recycled, the page is closed
+/// and the next render opens a fresh one.
+pub struct Tab<'p> {
+    pool: &'p BrowserPool,
+    open: Option<OpenTab>,
+}
+
+impl Tab<'_> {
+    /// Render `url` as `target.device` within `budget` in this tab (see
+    /// [`BrowserPool::render_with`]).
+    pub async fn render_with(
+        &mut self,
+        target: &Target,
+        url: &str,
+        budget: Duration,
+        options: RenderOptions,
+    ) -> Result<Rendered, RenderError> {
+        let end = Instant::now() + budget;
+        let (mut started, mut budget) = (Instant::now(), budget);
+        let mut retried = false;
+        loop {
+            let open = self.ready(url, end).await?;
+            let profile = DeviceProfile::for_device(target.device, &open.lease.instance.version);
+            let job = RenderJob {
+                url,
+                profile: &profile,
+                budget,
+                started,
+                gate: options.navigate_gate.as_deref(),
+                join_at: options.join_at.as_deref(),
+            };
+            let result = open.render(&job, &options).await;
+            if result.is_err() {
+                self.close_page().await;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match result {
+                Err(RenderError::Site(Unreachable::RendererCrashed))
+                    if !retried && left >= MIN_RETRY_BUDGET =>
+                {
+                    tracing::debug!(url, "renderer crashed; retrying once");
+                    retried = true;
+                    started = Instant::now();
+                    budget = left;
+                }
+                // The retry had only what the crash left of the budget: if
+                // it ran out, the crash is why (SPEC §2), not the clock.
+                Err(RenderError::Site(Unreachable::Timeout { .. } | Unreachable::ScriptHung))
+                    if retried =>
+                {
+                    return Err(RenderError::Site(Unreachable::RendererCrashed));
+                }
+                other => return other,
+            }
         }
-        None => {
-            return Err(hung(instance, "Target.createBrowserContext", hang_at)
-                .await
-                .into())
+    }
+
+    /// Close the tab's page, if it has one.
+    pub async fn close(mut self) {
+        self.close_page().await;
+    }
+
+    async fn close_page(&mut self) {
+        if let Some(open) = self.open.take() {
+            open.close().await;
         }
-    };
-    tracing::trace!(elapsed = ?job.started.elapsed(), "context created");
-    let result = async {
-        let mut deny = SetDownloadBehaviorParams::new(SetDownloadBehaviorBehavior::Deny);
-        deny.browser_context_id = Some(context.clone());
-        match timed(browser.execute(deny), setup_end).await {
-            Some(Ok(_)) => {}
+    }
+
+    /// The open page, made ready for a new render of `url`, or a fresh one.
+    async fn ready(&mut self, url: &str, end: Instant) -> Result<&mut OpenTab, RenderError> {
+        if let Some(mut open) = self.open.take() {
+            if open.lease.usable() && open.setup.reusable() && open.reset().await {
+                open.lease.count_render();
+                tracing::debug!(pid = open.lease.instance.pid, url, "page reused");
+                return Ok(self.open.insert(open));
+            }
+            open.close().await;
+        }
+        let lease = self.pool.lease(end).await?;
+        lease.count_render();
+        let open = OpenTab::open(lease, end).await?;
+        tracing::debug!(pid = open.lease.instance.pid, url, "page opened");
+        Ok(self.open.insert(open))
+    }
+}
+
+impl Drop for Tab<'_> {
+    fn drop(&mut self) {
+        // Dropped without `close` (a cancelled record): close it anyway.
+        if let (Some(open), Ok(runtime)) = (self.open.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(open.close());
+        }
+    }
+}
+
+/// A tab's page: a browser context with a guard session of its own (its
+/// proxy sees this page's requests and no other's), one page in it.
+struct OpenTab {
+    lease: Lease,
+    context: BrowserContextId,
+    session: Session,
+    page: Page,
+    /// What earlier renders set up on the page.
+    setup: PageSetup,
+    /// The origin the last render ended on, whose storage the next clears.
+    origin: Option<String>,
+}
+
+impl OpenTab {
+    async fn open(lease: Lease, end: Instant) -> Result<OpenTab, RenderError> {
+        let instance = &lease.instance;
+        let browser = &instance.browser;
+        let hang_at = Instant::now() + BROWSER_COMMAND_TIMEOUT;
+        let setup_end = hang_at.min(end);
+        let session = lease
+            .pool
+            .guard
+            .session()
+            .await
+            .map_err(|e| BrowserError::protocol("network guard session", e))?;
+        let create = CreateBrowserContextParams {
+            dispose_on_detach: Some(true),
+            proxy_server: Some(session.server()),
+            proxy_bypass_list: Some("<-loopback>".to_owned()),
+            ..CreateBrowserContextParams::default()
+        };
+        let context = match timed(browser.execute(create), setup_end).await {
+            Some(Ok(reply)) => reply.result.browser_context_id,
             Some(Err(e)) => {
-                return Err(crawler_error(instance, "Browser.setDownloadBehavior", e).into())
+                return Err(crawler_error(instance, "Target.createBrowserContext", e).into())
             }
             None => {
-                return Err(hung(instance, "Browser.setDownloadBehavior", hang_at)
+                return Err(hung(instance, "Target.createBrowserContext", hang_at)
                     .await
                     .into())
             }
-        }
-        let mut params = CreateTargetParams::new("about:blank");
-        params.browser_context_id = Some(context.clone());
-        let page = match timed(browser.new_page(params), setup_end).await {
-            Some(Ok(page)) => page,
-            Some(Err(e)) => return Err(crawler_error(instance, "Target.createTarget", e).into()),
-            None => return Err(hung(instance, "Target.createTarget", hang_at).await.into()),
         };
-        tracing::debug!(
-            pid = instance.pid,
-            url = job.url,
-            elapsed = ?job.started.elapsed(),
-            "page opened"
-        );
+        let page = async {
+            let mut deny = SetDownloadBehaviorParams::new(SetDownloadBehaviorBehavior::Deny);
+            deny.browser_context_id = Some(context.clone());
+            match timed(browser.execute(deny), setup_end).await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    return Err(crawler_error(instance, "Browser.setDownloadBehavior", e))
+                }
+                None => return Err(hung(instance, "Browser.setDownloadBehavior", hang_at).await),
+            }
+            let mut params = CreateTargetParams::new("about:blank");
+            params.browser_context_id = Some(context.clone());
+            match timed(browser.new_page(params), setup_end).await {
+                Some(Ok(page)) => Ok(page),
+                Some(Err(e)) => Err(crawler_error(instance, "Target.createTarget", e)),
+                None => Err(hung(instance, "Target.createTarget", hang_at).await),
+            }
+        }
+        .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                dispose(instance, context).await;
+                return Err(e.into());
+            }
+        };
+        Ok(OpenTab {
+            lease,
+            context,
+            session,
+            page,
+            setup: PageSetup::default(),
+            origin: None,
+        })
+    }
+
+    async fn render(
+        &mut self,
+        job: &RenderJob<'_>,
+        options: &RenderOptions,
+    ) -> Result<Rendered, RenderError> {
+        let instance = &self.lease.instance;
         let result = tokio::select! {
-            result = render::render(&page, job, &session) => result,
+            result = render::render(&self.page, job, &self.session, &mut self.setup) => result,
             () = instance.died() => Err(crashed(instance).into()),
         };
         tracing::trace!(elapsed = ?job.started.elapsed(), "rendered");
-        let screenshot = match &result {
-            Ok(_) if options.screenshot_bottom => {
-                render::screenshot_bottom(&page, job.profile).await
+        let snapshot = match result {
+            Ok(snapshot) => snapshot,
+            Err(RenderError::Crawler(BrowserError::Protocol { .. })) if !instance.is_alive() => {
+                return Err(crashed(instance).into())
             }
-            _ => None,
+            Err(e) => return Err(e),
         };
-        // Closing the target rather than Page.close: the latter runs
-        // beforeunload handlers and can hang.
-        let _ = timed(
-            browser.execute(CloseTargetParams::new(page.target_id().clone())),
-            Instant::now() + TEARDOWN_TIMEOUT,
-        )
-        .await;
-        result.map(|snapshot| Rendered {
+        let screenshot = if options.screenshot_bottom {
+            render::screenshot_bottom(&self.page, job.profile).await
+        } else {
+            None
+        };
+        self.origin = url::Url::parse(&snapshot.final_url)
+            .ok()
+            .map(|u| u.origin())
+            .filter(url::Origin::is_tuple)
+            .map(|o| o.ascii_serialization());
+        Ok(Rendered {
             snapshot,
             screenshot,
         })
     }
-    .await;
-    dispose(instance, context).await;
-    tracing::trace!(elapsed = ?job.started.elapsed(), "torn down");
-    match result {
-        Err(RenderError::Crawler(BrowserError::Protocol { .. })) if !instance.is_alive() => {
-            Err(crashed(instance).into())
-        }
-        other => other,
+
+    /// Make the page a first visit again; `false` when it cannot be.
+    async fn reset(&mut self) -> bool {
+        let end = Instant::now() + TEARDOWN_TIMEOUT;
+        let cookies = ClearCookiesParams {
+            browser_context_id: Some(self.context.clone()),
+        };
+        let cookies = timed(self.lease.instance.browser.execute(cookies), end);
+        let storage = async {
+            let Some(origin) = &self.origin else {
+                return true;
+            };
+            let clear = ClearDataForOriginParams::new(origin.clone(), FIRST_VISIT_STORAGE);
+            matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
+        };
+        let (cookies, storage) = tokio::join!(cookies, storage);
+        self.session.begin_render();
+        matches!(cookies, Some(Ok(_))) && storage
+    }
+
+    /// Close the page and dispose of its context.
+    async fn close(self) {
+        let instance = &self.lease.instance;
+        // Closing the target rather than Page.close: the latter runs
+        // beforeunload handlers and can hang.
+        let _ = timed(
+            instance
+                .browser
+                .execute(CloseTargetParams::new(self.page.target_id().clone())),
+            Instant::now() + TEARDOWN_TIMEOUT,
+        )
+        .await;
+        dispose(instance, self.context).await;
     }
 }
+
+/// The storage `OpenTab::reset` clears for the origin a render ended on
+/// (`Storage.clearDataForOrigin`'s list; cookies are cleared for the
+/// whole context).
+const FIRST_VISIT_STORAGE: &str =
+    "local_storage,indexeddb,service_workers,cache_storage,file_systems,websql";
 
 async fn dispose(instance: &Instance, context: BrowserContextId) {
     if !instance.is_alive() {

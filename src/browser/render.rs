@@ -99,12 +99,40 @@ impl RenderJob<'_> {
     }
 }
 
-/// Render `job` on `page` (a fresh page in its own browser context, whose
-/// connections all go through `guard`).
+/// What earlier renders set up on a page that is rendered again (see
+/// `pool::Tab`).
+#[derive(Debug, Default)]
+pub(crate) struct PageSetup {
+    /// The settle script and the page-wide settings are in place.
+    installed: bool,
+    /// The device the page emulates.
+    device: Option<DeviceProfile>,
+    /// The document URL `Fetch.enable`'s patterns pause (once installed).
+    paused_at: Option<String>,
+    /// The last render's navigation ended with a loaded document.
+    loaded: bool,
+}
+
+impl PageSetup {
+    /// Whether the page can take another render. Only after a navigation
+    /// that ended in a loaded document: chromiumoxide runs one
+    /// `Page.navigate` of a page at a time, until the document it led to
+    /// has loaded, and holds the next one back until then (or for 30 s),
+    /// so a page whose load never came, or whose navigation was stopped
+    /// to join another render, is closed instead.
+    pub(crate) fn reusable(&self) -> bool {
+        self.installed && self.loaded
+    }
+}
+
+/// Render `job` on `page` (in a browser context of its own, whose
+/// connections all go through `guard`). `setup` says what earlier renders
+/// on the page set up already; it is brought up to date.
 pub(crate) async fn render(
     page: &Page,
     job: &RenderJob<'_>,
     guard: &Session,
+    setup: &mut PageSetup,
 ) -> Result<PageSnapshot, RenderError> {
     let prep_end = job.settle_end();
     let main_frame = match timed(page.mainframe(), prep_end).await {
@@ -119,22 +147,38 @@ pub(crate) async fn render(
     // the next, and nine round trips under load cost more than the work.
     // chromiumoxide enables the Performance and Log domains on every page;
     // nothing here reads them, and the renderer then stops collecting for
-    // them (a few per cent of the scan's CPU in the benchmark).
+    // them (a few per cent of the scan's CPU in the benchmark). A page
+    // rendered again keeps what it has: only a new device or a new page to
+    // join is sent.
+    let installed = setup.installed;
+    let emulated = setup.device.as_ref() == Some(job.profile);
+    let paused = installed && setup.paused_at.as_deref() == job.join_at;
     let emulation = |e: CommandError| e.crawler("emulation");
     let (metrics, touch, agent, inspector, settle_script, blocked, skipped, _, _) = tokio::join!(
-        command(page, job.profile.metrics(), prep_end),
-        command(page, job.profile.touch(), prep_end),
-        command(page, job.profile.user_agent_override(), prep_end),
-        command(page, inspector::EnableParams::default(), prep_end),
-        command(
+        unless(emulated, page, job.profile.metrics(), prep_end),
+        unless(emulated, page, job.profile.touch(), prep_end),
+        unless(emulated, page, job.profile.user_agent_override(), prep_end),
+        unless(
+            installed,
+            page,
+            inspector::EnableParams::default(),
+            prep_end
+        ),
+        unless(
+            installed,
             page,
             AddScriptToEvaluateOnNewDocumentParams::new(SETTLE_JS),
             prep_end
         ),
-        command(page, network::block_local_schemes(), prep_end),
-        command(page, network::pause_requests(job.join_at), prep_end),
-        command(page, PerformanceDisableParams::default(), prep_end),
-        command(page, LogDisableParams::default(), prep_end),
+        unless(installed, page, network::block_local_schemes(), prep_end),
+        unless(paused, page, network::pause_requests(job.join_at), prep_end),
+        unless(
+            installed,
+            page,
+            PerformanceDisableParams::default(),
+            prep_end
+        ),
+        unless(installed, page, LogDisableParams::default(), prep_end),
     );
     metrics.map_err(emulation)?;
     touch.map_err(emulation)?;
@@ -143,6 +187,10 @@ pub(crate) async fn render(
     settle_script.map_err(|e| e.crawler("settle script"))?;
     blocked.map_err(|e| e.crawler("Network.setBlockedURLs"))?;
     skipped.map_err(|e| e.crawler("Fetch.enable"))?;
+    setup.installed = true;
+    setup.device = Some(job.profile.clone());
+    setup.paused_at = job.join_at.map(str::to_owned);
+    setup.loaded = false;
 
     let (tx, mut rx) = watch::channel(Tracker::new(main_frame.as_ref().to_owned()));
     let tx = Arc::new(tx);
@@ -180,6 +228,7 @@ pub(crate) async fn render(
     };
     tracing::trace!(elapsed = ?job.started.elapsed(), "navigating");
     let result = drive(page, job, &mut rx, main_frame).await;
+    setup.loaded = result.as_ref().is_ok_and(|page| !page.joined) && rx.borrow().loaded();
     pump.abort();
     navigate.abort();
     let failed_url = rx.borrow().docs.last().map(|d| d.url.clone());
@@ -553,6 +602,19 @@ impl CommandError {
 /// Run `fut` until `deadline`; `None` when it did not finish.
 pub(crate) async fn timed<F: std::future::Future>(fut: F, deadline: Instant) -> Option<F::Output> {
     tokio::time::timeout_at(deadline, fut).await.ok()
+}
+
+/// [`command`], unless `done` says the page has it already.
+async fn unless<T: Command>(
+    done: bool,
+    page: &Page,
+    cmd: T,
+    deadline: Instant,
+) -> Result<Option<T::Response>, CommandError> {
+    if done {
+        return Ok(None);
+    }
+    command(page, cmd, deadline).await.map(Some)
 }
 
 /// Send `cmd` to `page` and wait for its reply until `deadline`.

@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -183,7 +184,12 @@ impl Proxy {
             answers: Some(Mutex::default()),
         };
         let (addr, accept) = listen(shared).await?;
-        Ok(Session { addr, log, accept })
+        Ok(Session {
+            addr,
+            log,
+            accept,
+            render_start: AtomicUsize::new(0),
+        })
     }
 }
 
@@ -193,14 +199,21 @@ impl Drop for Proxy {
     }
 }
 
-/// The proxy as one render sees it: a listener for one browser context and
-/// the record of what it did. Dropping it stops the listener and cuts its
+/// The proxy as one browser context sees it: a listener of its own and the
+/// record of what it did. Dropping it stops the listener and cuts its
 /// connections.
+///
+/// A context may serve several renders in a row (see
+/// [`Session::begin_render`]): what was refused or failed is asked of the
+/// current render's requests; where a host was served from, of all of them
+/// (a connection kept from an earlier render is not asked for again).
 #[derive(Debug)]
 pub struct Session {
     addr: SocketAddr,
     log: Log,
     accept: JoinHandle<()>,
+    /// Index in `log` of the current render's first request.
+    render_start: AtomicUsize,
 }
 
 impl Session {
@@ -219,20 +232,38 @@ impl Session {
         lock(&self.log).clone()
     }
 
+    /// A new render starts: [`Session::refusal`], [`Session::failure`] and
+    /// [`Session::refused`] look at its requests only from now on.
+    pub fn begin_render(&self) {
+        let len = lock(&self.log).len();
+        self.render_start.store(len, Ordering::Release);
+    }
+
+    /// The current render's requests.
+    fn this_render<'a>(&self, log: &'a [Exchange]) -> &'a [Exchange] {
+        let start = self.render_start.load(Ordering::Acquire).min(log.len());
+        &log[start..]
+    }
+
     /// The internal address `host:port` was refused for, if it was.
     pub fn refusal(&self, host: &str, port: u16) -> Option<IpAddr> {
         let host = normalise(host);
-        lock(&self.log).iter().rev().find_map(|e| match e.outcome {
-            Outcome::Refused { address } if e.host == host && e.port == port => Some(address),
-            _ => None,
-        })
+        let log = lock(&self.log);
+        self.this_render(&log)
+            .iter()
+            .rev()
+            .find_map(|e| match e.outcome {
+                Outcome::Refused { address } if e.host == host && e.port == port => Some(address),
+                _ => None,
+            })
     }
 
     /// Why the latest request for `host:port` reached nothing, if it did not.
     pub fn failure(&self, host: &str, port: u16) -> Option<&'static str> {
         let host = normalise(host);
         let log = lock(&self.log);
-        let last = log
+        let last = self
+            .this_render(&log)
             .iter()
             .rev()
             .find(|e| e.host == host && e.port == port)?;
@@ -257,9 +288,10 @@ impl Session {
         ips
     }
 
-    /// How many requests were refused.
+    /// How many of the current render's requests were refused.
     pub fn refused(&self) -> usize {
-        lock(&self.log)
+        let log = lock(&self.log);
+        self.this_render(&log)
             .iter()
             .filter(|e| matches!(e.outcome, Outcome::Refused { .. }))
             .count()

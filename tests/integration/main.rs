@@ -15,4 +15,5 @@ mod report;
 mod resilience;
 mod sites;
 mod summary;
+mod tabs;
 mod tls;

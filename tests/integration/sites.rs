@@ -101,6 +101,8 @@ fn farm_report(domain: &str) -> &'static RecordReport {
 #[case::title_fullwidth("title-fullwidth.test", &[])]
 // redirect
 #[case::redirect_www("redirect-www.test", &[])]
+// one page per record: every target still a first visit
+#[case::first_visit("first-visit.test", &[])]
 #[case::redirect_offsite("redirect-offsite.test", &[(RedirectedOffsite, On::All)])]
 #[case::redirect_to_record("redirect-to-record.test", &[(RedirectedOffsite, On::All)])]
 // site-access

@@ -147,6 +147,8 @@ pub(crate) struct Scan {
     input: Input,
     /// Extra arguments, after the defaults.
     args: Vec<OsString>,
+    /// Extra environment variables.
+    env: Vec<(OsString, OsString)>,
     /// `--concurrency`.
     concurrency: u32,
     /// `--timeout` (seconds).
@@ -176,6 +178,7 @@ impl Scan {
             scheme: "http",
             input: Input::Stdin(String::new()),
             args: Vec::new(),
+            env: Vec::new(),
             concurrency: 2,
             timeout: 15,
             deadline: Duration::from_secs(300),
@@ -216,6 +219,18 @@ impl Scan {
         self
     }
 
+    /// Set an environment variable of the scan (`RUST_LOG`, say).
+    pub(crate) fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Scan {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// `--timeout SECS` (default 15).
+    pub(crate) fn timeout(mut self, secs: u32) -> Scan {
+        self.timeout = secs;
+        self
+    }
+
     /// `--concurrency N` (default 2).
     pub(crate) fn concurrency(mut self, n: u32) -> Scan {
         self.concurrency = n;
@@ -250,6 +265,7 @@ impl Scan {
             .arg("--timeout")
             .arg(self.timeout.to_string())
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,69 @@
+//! One page per record (`browser::pool::Tab`): a record's four targets
+//! render one after another in one page, each still as a first visit, and a
+//! page whose load event never came is not reused. The scan's own debug log says
+//! which renders opened a page and which reused one.
+
+use beian_audit::rules::FindingCode::SiteUnreachable;
+
+use crate::common::{assert_findings, report, FixtureFarm, On, Scan};
+
+/// How many pages the renders of `domain`'s targets opened, and how many
+/// reused the page of the render before them, from the pool's debug log.
+fn pages(stderr: &str, domain: &str) -> (usize, usize) {
+    let (mut opened, mut reused) = (0, 0);
+    for line in stderr.lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields = &event["fields"];
+        let host = fields["url"]
+            .as_str()
+            .and_then(|url| url::Url::parse(url).ok())
+            .and_then(|url| url.host_str().map(str::to_owned));
+        if host.is_none_or(|h| h != domain && h != format!("www.{domain}")) {
+            continue;
+        }
+        match fields["message"].as_str() {
+            Some("page opened") => opened += 1,
+            Some("page reused") => reused += 1,
+            _ => {}
+        }
+    }
+    (opened, reused)
+}
+
+#[test]
+fn a_records_targets_share_one_page_and_each_is_a_first_visit() {
+    let farm = FixtureFarm::start();
+    let output = Scan::new(&farm)
+        .stdin(
+            "domain,service_name,icp_number\n\
+             first-visit.test,松间茶舍,赣ICP备19214567号-1\n\
+             never-loads.test,海棠画廊,桂ICP备18281234号-1\n\
+             status-404.test,旧时光博客,皖ICP备16269012号-1\n",
+        )
+        .arg("--log-format")
+        .arg("json")
+        // Short: never-loads.test holds each of its targets to the end.
+        .timeout(6)
+        .env("RUST_LOG", "warn,beian_audit::browser::pool=debug")
+        .run();
+    let log = &output.stderr;
+    output.assert_status(1);
+    let reports = output.reports();
+
+    // Cookies and local storage do not leak from one target to the next:
+    // a returning visitor would be shown no number.
+    assert_findings(report(&reports, "first-visit.test"), &[]);
+    assert_eq!(pages(log, "first-visit.test"), (1, 3), "stderr:\n{log}");
+    // A page whose load never fired is closed; each target opens its own.
+    assert_findings(report(&reports, "never-loads.test"), &[]);
+    assert_eq!(pages(log, "never-loads.test"), (4, 0), "stderr:\n{log}");
+    // Nor is an HTTP error page: it is judged as soon as it commits, before
+    // its load event.
+    assert_findings(
+        report(&reports, "status-404.test"),
+        &[(SiteUnreachable, On::All)],
+    );
+    assert_eq!(pages(log, "status-404.test"), (4, 0), "stderr:\n{log}");
+}
