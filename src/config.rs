@@ -186,12 +186,14 @@ impl Machine {
         }
     }
 
-    /// Pages at once: eight per core — a page spends most of its life
-    /// waiting (the network, its timers, settling), so fewer leave the cores
-    /// idle even with no added latency (README "Benchmark") — but no more
-    /// than memory allows at [`PAGE_MEMORY`] a page.
+    /// Pages at once: sixteen per core — a page spends most of its life
+    /// waiting (the network, its timers, settling; a record's tab also
+    /// between its renders), so fewer leave the cores idle even with no
+    /// added latency (README "Benchmark": 32 pages beat 16 on 2 cores in
+    /// both regimes) — but no more than memory allows at [`PAGE_MEMORY`] a
+    /// page.
     fn default_concurrency(&self) -> usize {
-        let by_cpu = self.cores * 8;
+        let by_cpu = self.cores * 16;
         let by_memory = self.memory_bytes.map_or(usize::MAX, |m| {
             usize::try_from(m / PAGE_MEMORY).unwrap_or(usize::MAX)
         });
@@ -217,10 +219,11 @@ impl Machine {
 }
 
 /// Memory budgeted per page at once when the default concurrency is
-/// derived: the whole Chromium tree measured ~600 MiB PSS at 16 pages on
-/// the benchmark farm (≈ 25 MiB a page over a ~230 MiB base; images and
-/// fonts are skipped); real homepages weigh several times more, so 128 MiB
-/// a page keeps 16 pages inside a 2 GiB pod with room to spare.
+/// derived: the whole Chromium tree measured ~700 MiB PSS at 16 pages and
+/// ~1 GiB at 32 on the benchmark farm (≈ 25 MiB a page over a ~300 MiB
+/// base; images and fonts are skipped); real homepages weigh several times
+/// more, so 128 MiB a page keeps 16 pages inside a 2 GiB pod with room to
+/// spare.
 const PAGE_MEMORY: u64 = 128 << 20;
 
 /// The cgroup v2 (or v1) memory limit, when one is set.
@@ -306,7 +309,7 @@ mod tests {
     }
 
     #[rstest]
-    #[case::two_cores_plenty(2, Some(24 << 30), 16, 1)]
+    #[case::two_cores_plenty(2, Some(24 << 30), 32, 1)]
     #[case::two_cores_two_gib(2, Some(2 << 30), 16, 1)]
     #[case::two_cores_one_gib(2, Some(1 << 30), 8, 1)]
     #[case::tiny(1, Some(100 << 20), 1, 1)]
