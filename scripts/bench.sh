@@ -9,8 +9,8 @@
 #
 # Environment:
 #   BENCH_SCAN_ARGS         extra `scan` flags, e.g. "--concurrency 8 --browsers 1"
-#   BENCH_FLOOR_CONC_LOCAL  floor concurrencies tried in the local regime (default "4 8 16 32")
-#   BENCH_FLOOR_CONC_SLOW   … in the slow regime (default "8 16 24 32")
+#   BENCH_FLOOR_CONC_LOCAL  floor concurrencies tried in the local regime (default "8 16 32")
+#   BENCH_FLOOR_CONC_SLOW   … in the slow regime (default "16 24 32")
 #   BENCH_LATENCY_MS        the slow regime's delay per response (default 400)
 #   BENCH_KEEP              keep the temp dir (farm, outputs, logs) and print its path
 #   CHROME                  the browser both the scan and the floor drive
@@ -119,7 +119,7 @@ run_floor() {
 
 status=0
 for reg in "${regimes[@]}"; do
-  if [ "$reg" = slow ]; then lat=$latency; cands=${BENCH_FLOOR_CONC_SLOW:-8 16 24 32}; else lat=0; cands=${BENCH_FLOOR_CONC_LOCAL:-4 8 16 32}; fi
+  if [ "$reg" = slow ]; then lat=$latency; cands=${BENCH_FLOOR_CONC_SLOW:-16 24 32}; else lat=0; cands=${BENCH_FLOOR_CONC_LOCAL:-8 16 32}; fi
   start_farm "$lat"
   log "regime $reg: farm on $farm_addr (latency ${lat} ms), $targets targets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 

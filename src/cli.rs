@@ -65,7 +65,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub browsers: Option<usize>,
 
-    /// Replace each browser after it has opened N pages (0: never).
+    /// Replace each browser after it has rendered N pages (0: never).
     ///
     /// The replacement starts first; the old browser finishes the pages it
     /// has in flight, then closes.

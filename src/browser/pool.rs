@@ -455,8 +455,9 @@ impl BrowserPool {
 /// Each render still starts as a first visit: before it, the context's
 /// cookies and the storage of the origin the last render ended on are
 /// cleared (the HTTP cache and the tab's session storage are kept). After a
-/// failed render, or once its browser is being recycled, the page is closed
-/// and the next render opens a fresh one.
+/// failed render, one whose page never loaded (see `PageSetup::reusable`),
+/// or once its browser is being recycled, the page is closed and the next
+/// render opens a fresh one.
 pub struct Tab<'p> {
     pool: &'p BrowserPool,
     open: Option<OpenTab>,
@@ -472,8 +473,9 @@ impl Tab<'_> {
         budget: Duration,
         options: RenderOptions,
     ) -> Result<Rendered, RenderError> {
-        let end = Instant::now() + budget;
-        let (mut started, mut budget) = (Instant::now(), budget);
+        let mut started = Instant::now();
+        let end = started + budget;
+        let mut budget = budget;
         let mut retried = false;
         loop {
             let open = self.ready(url, end).await?;
