@@ -14,6 +14,7 @@ use std::time::Duration;
 use chromiumoxide::cdp::browser_protocol::browser::{
     BrowserContextId, CloseParams, SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
+use chromiumoxide::cdp::browser_protocol::network::ClearBrowserCacheParams;
 use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
 use chromiumoxide::cdp::browser_protocol::target::{
     CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
@@ -33,7 +34,7 @@ use super::render::{self, timed, PageSetup, RenderJob};
 use super::{BrowserError, ChromeConfig, RenderError};
 use crate::guard::{Policy, Proxy, ProxyConfig, Session};
 use crate::page::{PageSnapshot, Unreachable};
-use crate::targets::Target;
+use crate::targets::{Device, Target};
 
 /// Longest a browser-level command (context, page creation) may take before
 /// the browser counts as hung and is replaced.
@@ -454,7 +455,9 @@ impl BrowserPool {
 ///
 /// Each render still starts as a first visit: before it, the context's
 /// cookies and the storage of the origin the last render ended on are
-/// cleared (the HTTP cache and the tab's session storage are kept). After a
+/// cleared, and the HTTP cache when the device changes (it is kept between
+/// `www.` and the apex of one device, and so is the tab's session
+/// storage). After a
 /// failed render, one whose page never loaded (see `PageSetup::reusable`),
 /// or once its browser is being recycled, the page is closed and the next
 /// render opens a fresh one.
@@ -478,7 +481,7 @@ impl Tab<'_> {
         let mut budget = budget;
         let mut retried = false;
         loop {
-            let open = self.ready(url, end).await?;
+            let open = self.ready(url, target.device, end).await?;
             let profile = DeviceProfile::for_device(target.device, &open.lease.instance.version);
             let job = RenderJob {
                 url,
@@ -525,10 +528,16 @@ impl Tab<'_> {
         }
     }
 
-    /// The open page, made ready for a new render of `url`, or a fresh one.
-    async fn ready(&mut self, url: &str, end: Instant) -> Result<&mut OpenTab, RenderError> {
+    /// The open page, made ready for a new render of `url` on `device`, or
+    /// a fresh one.
+    async fn ready(
+        &mut self,
+        url: &str,
+        device: Device,
+        end: Instant,
+    ) -> Result<&mut OpenTab, RenderError> {
         if let Some(mut open) = self.open.take() {
-            if open.lease.usable() && open.setup.reusable() && open.reset().await {
+            if open.lease.usable() && open.setup.reusable() && open.reset(device).await {
                 open.lease.count_render();
                 tracing::debug!(pid = open.lease.instance.pid, url, "page reused");
                 return Ok(self.open.insert(open));
@@ -537,7 +546,7 @@ impl Tab<'_> {
         }
         let lease = self.pool.lease(end).await?;
         lease.count_render();
-        let open = OpenTab::open(lease, end).await?;
+        let open = OpenTab::open(lease, device, end).await?;
         tracing::debug!(pid = open.lease.instance.pid, url, "page opened");
         Ok(self.open.insert(open))
     }
@@ -564,10 +573,12 @@ struct OpenTab {
     setup: PageSetup,
     /// The origin the last render ended on, whose storage the next clears.
     origin: Option<String>,
+    /// The device of the last render.
+    device: Device,
 }
 
 impl OpenTab {
-    async fn open(lease: Lease, end: Instant) -> Result<OpenTab, RenderError> {
+    async fn open(lease: Lease, device: Device, end: Instant) -> Result<OpenTab, RenderError> {
         let instance = &lease.instance;
         let browser = &instance.browser;
         let hang_at = Instant::now() + BROWSER_COMMAND_TIMEOUT;
@@ -628,6 +639,7 @@ impl OpenTab {
             page,
             setup: PageSetup::default(),
             origin: None,
+            device,
         })
     }
 
@@ -665,13 +677,24 @@ impl OpenTab {
         })
     }
 
-    /// Make the page a first visit again; `false` when it cannot be.
-    async fn reset(&mut self) -> bool {
+    /// Make the page a first visit again, on `device`; `false` when it
+    /// cannot be.
+    ///
+    /// The HTTP cache is kept for renders on the same device, and emptied
+    /// when the device changes: a server that picks the page by user agent
+    /// without saying `Vary: User-Agent` would otherwise hand the phone the
+    /// desktop page (or the desktop's redirect) from the cache.
+    async fn reset(&mut self, device: Device) -> bool {
         let end = Instant::now() + TEARDOWN_TIMEOUT;
         let cookies = ClearCookiesParams {
             browser_context_id: Some(self.context.clone()),
         };
-        let cookies = timed(self.lease.instance.browser.execute(cookies), end);
+        let cookies = async {
+            matches!(
+                timed(self.lease.instance.browser.execute(cookies), end).await,
+                Some(Ok(_))
+            )
+        };
         let storage = async {
             let Some(origin) = &self.origin else {
                 return true;
@@ -679,9 +702,17 @@ impl OpenTab {
             let clear = ClearDataForOriginParams::new(origin.clone(), FIRST_VISIT_STORAGE);
             matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
         };
-        let (cookies, storage) = tokio::join!(cookies, storage);
+        let cache = async {
+            if device == self.device {
+                return true;
+            }
+            let clear = ClearBrowserCacheParams::default();
+            matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
+        };
+        let (cookies, storage, cache) = tokio::join!(cookies, storage, cache);
         self.session.begin_render();
-        matches!(cookies, Some(Ok(_))) && storage
+        self.device = device;
+        cookies && storage && cache
     }
 
     /// Close the page and dispose of its context.

@@ -103,6 +103,7 @@ fn farm_report(domain: &str) -> &'static RecordReport {
 #[case::redirect_www("redirect-www.test", &[])]
 // one page per record: every target still a first visit
 #[case::first_visit("first-visit.test", &[])]
+#[case::cached_variant("cached-variant.test", &[(IcpNumberMissing, On::Mobile)])]
 #[case::redirect_offsite("redirect-offsite.test", &[(RedirectedOffsite, On::All)])]
 #[case::redirect_to_record("redirect-to-record.test", &[(RedirectedOffsite, On::All)])]
 // site-access
