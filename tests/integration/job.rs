@@ -29,7 +29,7 @@ const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/k8s/indexed
 const SHARDS: usize = 3;
 
 /// The index killed and retried: its shard of `farm.csv` is the largest
-/// (12 records) and has no slow site, so it is surely mid-scan after its
+/// (13 records) and has no slow site, so it is surely mid-scan after its
 /// first line.
 const KILLED: usize = 1;
 
