@@ -261,6 +261,34 @@ pub(crate) fn drain(child: &mut Child) -> std::thread::JoinHandle<String> {
     })
 }
 
+/// How a child run to its end went.
+pub(crate) struct Finished {
+    pub(crate) status: std::process::ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Read `child`'s stdout and stderr to their end and wait for it, killing
+/// it if it outlives `deadline`.
+pub(crate) fn run_to_end(mut child: Child, deadline: Duration) -> Finished {
+    let mut watchdog = Watchdog::arm(child.id(), deadline);
+    let stderr = drain(&mut child);
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let status = child.wait().expect("wait");
+    watchdog.disarm();
+    Finished {
+        status,
+        stdout,
+        stderr: stderr.join().expect("stderr thread"),
+    }
+}
+
 fn parse(lines: &[String], stderr: &str) -> Vec<RecordReport> {
     lines
         .iter()
@@ -387,7 +415,7 @@ fn hostile_pages_are_judged_per_spec_and_leave_nothing_behind() {
     let bound = Duration::from_secs(records * 4 * TIMEOUT_SECS / CONCURRENCY + 60);
 
     let started = Instant::now();
-    let mut child = sandbox
+    let child = sandbox
         // The default scheme: every page is tried over https first, which
         // the farm answers with an untrusted certificate (or, for
         // hostile-no-https.test, not at all), so http decides each target.
@@ -399,19 +427,12 @@ fn hostile_pages_are_judged_per_spec_and_leave_nothing_behind() {
         .arg("--chrome-arg=--js-flags=--max-old-space-size=128")
         .spawn()
         .expect("spawn beian-audit");
-    let mut watchdog = Watchdog::arm(child.id(), bound * 2);
-    let stderr = drain(&mut child);
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout)
-        .expect("read stdout");
-    let status = child.wait().expect("wait");
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = run_to_end(child, bound * 2);
     let elapsed = started.elapsed();
-    watchdog.disarm();
-    let stderr = stderr.join().expect("stderr thread");
     assert_eq!(status.code(), Some(1), "exit status; stderr:\n{stderr}");
     assert!(
         elapsed <= bound,

@@ -5,7 +5,6 @@
 //! Chromium behind.
 
 use std::collections::BTreeSet;
-use std::io::Read as _;
 use std::time::Duration;
 
 use beian_audit::output::RecordReport;
@@ -13,7 +12,7 @@ use beian_audit::rules::FindingCode;
 use pretty_assertions::assert_eq;
 
 use crate::common::{findings, records, FixtureFarm};
-use crate::faults::{drain, Sandbox, Watchdog};
+use crate::faults::{run_to_end, Finished, Sandbox};
 use crate::sites::farm_scan;
 
 /// `--recycle-pages` of the scan.
@@ -47,19 +46,12 @@ fn recycled_browsers_fail_no_target_and_leave_nothing_behind() {
             "RUST_LOG",
             "beian_audit=info,beian_audit::browser::pool=debug,chromiumoxide=off,warn",
         );
-    let mut child = command.spawn().expect("spawn beian-audit");
-    let mut watchdog = Watchdog::arm(child.id(), Duration::from_secs(600));
-    let log = drain(&mut child);
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout)
-        .expect("read stdout");
-    let status = child.wait().expect("wait");
-    watchdog.disarm();
-    let log = log.join().expect("stderr thread");
+    let child = command.spawn().expect("spawn beian-audit");
+    let Finished {
+        status,
+        stdout,
+        stderr: log,
+    } = run_to_end(child, Duration::from_secs(600));
     assert_eq!(status.code(), Some(1), "exit status; stderr:\n{log}");
 
     let reports: Vec<RecordReport> = stdout
