@@ -220,7 +220,7 @@ impl Machine {
 
 /// Memory budgeted per page at once when the default concurrency is
 /// derived: the whole Chromium tree measured ~700 MiB PSS at 16 pages and
-/// ~1 GiB at 32 on the benchmark farm (≈ 25 MiB a page over a ~300 MiB
+/// ~1 GiB at 32 on the benchmark farm (≈ 25 MiB a page over a ~250 MiB
 /// base; images and fonts are skipped); real homepages weigh several times
 /// more, so 128 MiB a page keeps 16 pages inside a 2 GiB pod with room to
 /// spare.

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chromiumoxide::cdp::browser_protocol::browser::{
-    BrowserContextId, CloseParams, SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
+    BrowserContextId, CloseParams, GetVersionParams, SetDownloadBehaviorBehavior,
+    SetDownloadBehaviorParams,
 };
 use chromiumoxide::cdp::browser_protocol::network::ClearBrowserCacheParams;
 use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
@@ -43,6 +44,10 @@ const BROWSER_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a closing browser may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long a browser may take to answer whether it is still there, after
+/// a render failed the way a dead browser's renders fail (see
+/// `OpenTab::render`).
+const DEATH_NEWS: Duration = Duration::from_secs(1);
 /// A renderer crash is retried once when at least this much budget is left.
 const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
 
@@ -120,7 +125,7 @@ struct Instance {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Pages in flight on it.
     in_flight: AtomicUsize,
-    /// Pages it has opened.
+    /// Pages it has rendered.
     pages: AtomicU64,
     /// A replacement is being started for it.
     recycling: AtomicBool,
@@ -178,7 +183,7 @@ impl Drop for Instance {
     }
 }
 
-/// A browser chosen for one render; counts as one page in flight.
+/// A browser chosen for one tab; counts as one page in flight.
 struct Lease {
     pool: Arc<PoolInner>,
     instance: Arc<Instance>,
@@ -454,7 +459,7 @@ impl BrowserPool {
 /// share one renderer process as well.
 ///
 /// Each render still starts as a first visit: before it, the context's
-/// cookies and the storage of the origin the last render ended on are
+/// cookies and the storage of the origins the last render went through are
 /// cleared, and the HTTP cache when the device changes (it is kept between
 /// `www.` and the apex of one device, and so is the tab's session
 /// storage). After a
@@ -492,7 +497,9 @@ impl Tab<'_> {
                 join_at: options.join_at.as_deref(),
             };
             let result = open.render(&job, &options).await;
-            if result.is_err() {
+            // A page that cannot take the next render goes now, not when
+            // that render comes (its teardown would eat that budget).
+            if result.is_err() || !open.setup.reusable() || !open.lease.usable() {
                 self.close_page().await;
             }
             let left = end.saturating_duration_since(Instant::now());
@@ -536,14 +543,19 @@ impl Tab<'_> {
         device: Device,
         end: Instant,
     ) -> Result<&mut OpenTab, RenderError> {
-        if let Some(mut open) = self.open.take() {
-            if open.lease.usable() && open.setup.reusable() && open.reset(device).await {
-                open.lease.count_render();
-                tracing::debug!(pid = open.lease.instance.pid, url, "page reused");
-                return Ok(self.open.insert(open));
-            }
-            open.close().await;
+        // Reset in place: a record cancelled meanwhile still closes the page
+        // (see `Drop`).
+        let reused = match self.open.as_mut() {
+            Some(open) => open.lease.usable() && open.setup.reusable() && open.reset(device).await,
+            None => false,
+        };
+        if reused {
+            let open = self.open.as_mut().expect("a page to reuse");
+            open.lease.count_render();
+            tracing::debug!(pid = open.lease.instance.pid, url, "page reused");
+            return Ok(open);
         }
+        self.close_page().await;
         let lease = self.pool.lease(end).await?;
         lease.count_render();
         let open = OpenTab::open(lease, device, end).await?;
@@ -571,8 +583,9 @@ struct OpenTab {
     page: Page,
     /// What earlier renders set up on the page.
     setup: PageSetup,
-    /// The origin the last render ended on, whose storage the next clears.
-    origin: Option<String>,
+    /// The origins the last render's document passed through and ended
+    /// on, whose storage the next clears.
+    origins: Vec<String>,
     /// The device of the last render.
     device: Device,
 }
@@ -638,7 +651,7 @@ impl OpenTab {
             session,
             page,
             setup: PageSetup::default(),
-            origin: None,
+            origins: Vec::new(),
             device,
         })
     }
@@ -656,8 +669,20 @@ impl OpenTab {
         tracing::trace!(elapsed = ?job.started.elapsed(), "rendered");
         let snapshot = match result {
             Ok(snapshot) => snapshot,
-            Err(RenderError::Crawler(BrowserError::Protocol { .. })) if !instance.is_alive() => {
-                return Err(crashed(instance).into())
+            // A browser killed under the render fails its commands (seen as
+            // a protocol error, or as an extraction whose world kept
+            // vanishing) a moment before the pool hears the connection end:
+            // ask it.
+            Err(
+                e @ (RenderError::Crawler(BrowserError::Protocol { .. })
+                | RenderError::Site(Unreachable::ScriptHung)),
+            ) => {
+                let asked = instance.browser.execute(GetVersionParams::default());
+                let answered = timed(asked, Instant::now() + DEATH_NEWS).await;
+                if !instance.is_alive() || !matches!(answered, Some(Ok(_))) {
+                    return Err(crashed(instance).into());
+                }
+                return Err(e);
             }
             Err(e) => return Err(e),
         };
@@ -666,11 +691,16 @@ impl OpenTab {
         } else {
             None
         };
-        self.origin = url::Url::parse(&snapshot.final_url)
-            .ok()
-            .map(|u| u.origin())
-            .filter(url::Origin::is_tuple)
-            .map(|o| o.ascii_serialization());
+        self.origins.clear();
+        for url in snapshot.redirects.iter().chain([&snapshot.final_url]) {
+            let origin = url::Url::parse(url).ok().map(|u| u.origin());
+            if let Some(origin) = origin.filter(url::Origin::is_tuple) {
+                let origin = origin.ascii_serialization();
+                if !self.origins.contains(&origin) {
+                    self.origins.push(origin);
+                }
+            }
+        }
         Ok(Rendered {
             snapshot,
             screenshot,
@@ -695,13 +725,10 @@ impl OpenTab {
                 Some(Ok(_))
             )
         };
-        let storage = async {
-            let Some(origin) = &self.origin else {
-                return true;
-            };
+        let storage = futures::future::join_all(self.origins.iter().map(|origin| async {
             let clear = ClearDataForOriginParams::new(origin.clone(), FIRST_VISIT_STORAGE);
             matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
-        };
+        }));
         let cache = async {
             if device == self.device {
                 return true;
@@ -712,7 +739,7 @@ impl OpenTab {
         let (cookies, storage, cache) = tokio::join!(cookies, storage, cache);
         self.session.begin_render();
         self.device = device;
-        cookies && storage && cache
+        cookies && storage.into_iter().all(|cleared| cleared) && cache
     }
 
     /// Close the page and dispose of its context.
@@ -731,7 +758,7 @@ impl OpenTab {
     }
 }
 
-/// The storage `OpenTab::reset` clears for the origin a render ended on
+/// The storage `OpenTab::reset` clears for the origins a render went through
 /// (`Storage.clearDataForOrigin`'s list; cookies are cleared for the
 /// whole context).
 const FIRST_VISIT_STORAGE: &str =

@@ -1,5 +1,5 @@
 //! When the pool replaces a browser that is still healthy (See: #7): after
-//! it has opened a number of pages, or once the memory of its process tree
+//! it has rendered a number of pages, or once the memory of its process tree
 //! grows past a limit. Chromium keeps a little of every browser context it
 //! ever had (caches, histograms, host state), so a long-lived browser only
 //! grows; a fresh one costs a launch (0.3–1 s) that the pool hides by
@@ -30,7 +30,7 @@ pub const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
 /// [`DEFAULT_RECYCLE_PAGES`] pages, no memory limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecyclePolicy {
-    /// Recycle a browser once it has opened this many pages; `None`: never.
+    /// Recycle a browser once it has rendered this many pages; `None`: never.
     pub after_pages: Option<NonZeroU64>,
     /// Recycle a browser once its process tree (the browser and every
     /// helper it started) holds more than this many bytes (PSS, else RSS);
@@ -53,7 +53,7 @@ impl Default for RecyclePolicy {
 /// Why a browser is recycled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RecycleReason {
-    /// It opened its quota of pages.
+    /// It rendered its quota of pages.
     Pages,
     /// Its process tree grew past the memory limit.
     Memory,

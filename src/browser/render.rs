@@ -1,5 +1,5 @@
-//! Rendering one target on a fresh page: emulate the device, navigate,
-//! settle, extract. Produces a [`PageSnapshot`] or says whose fault it is
+//! Rendering one target on a page (fresh, or a record's tab after its last
+//! render): emulate the device, navigate, settle, extract. Produces a [`PageSnapshot`] or says whose fault it is
 //! that there is none; recognises nothing.
 //!
 //! Every step runs under a deadline derived from the target's budget:
@@ -192,7 +192,11 @@ pub(crate) async fn render(
     setup.paused_at = job.join_at.map(str::to_owned);
     setup.loaded = false;
 
-    let (tx, mut rx) = watch::channel(Tracker::new(main_frame.as_ref().to_owned()));
+    let (tx, mut rx) = watch::channel(Tracker::new(
+        main_frame.as_ref().to_owned(),
+        job.url,
+        installed,
+    ));
     let tx = Arc::new(tx);
     let pump = tokio::spawn(pump(page.clone(), events, Arc::clone(&tx)));
     // chromiumoxide turns Page.navigate into "navigate and wait for load with

@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::error::{classify, DocumentOutcome};
-use super::render::timed;
+use super::render::{same_url, timed};
 use super::{BrowserError, RenderError};
 use crate::page::{PageSnapshot, Unreachable};
 
@@ -201,11 +201,24 @@ pub(super) struct Tracker {
     nav_error: Option<String>,
     nav_download: bool,
     pub(super) crashed: bool,
+    /// On a page rendered before, the URL this render navigates to, until
+    /// its document request is seen: the main frame's requests and commits
+    /// before that belong to the last render's document (a late timer or
+    /// refresh of it) and are not this render's.
+    awaiting: Option<String>,
+    /// The latest commit passed over while awaiting; taken as this
+    /// render's if `Page.navigate` answers first (its request's event was
+    /// lost).
+    passed_over: Option<Commit>,
 }
 
 impl Tracker {
-    pub(super) fn new(main_frame: String) -> Self {
+    /// A tracker for a render whose navigation goes to `url`, on a page
+    /// that showed an earlier render's document when `reused`.
+    pub(super) fn new(main_frame: String, url: &str, reused: bool) -> Self {
         Tracker {
+            awaiting: reused.then(|| url.to_owned()),
+            passed_over: None,
             main_frame,
             join_paused: false,
             docs: Vec::new(),
@@ -255,13 +268,17 @@ impl Tracker {
                 if frame.parent_id.is_none() && frame.id.as_ref() == self.main_frame {
                     let error_page =
                         frame.unreachable_url.is_some() || frame.url.starts_with("chrome-error://");
-                    tracing::debug!(url = %frame.url, error_page, "main frame committed");
-                    self.committed = Some(Commit {
+                    let commit = Commit {
                         loader: frame.loader_id.as_ref().to_owned(),
                         error_page,
-                    });
-                    self.loaded_at = None;
-                    self.note_load(now);
+                    };
+                    let unreachable = frame.unreachable_url.as_deref();
+                    if let Some(commit) = self.admit_commit(&frame.url, unreachable, commit) {
+                        tracing::debug!(url = %frame.url, error_page, "main frame committed");
+                        self.committed = Some(commit);
+                        self.loaded_at = None;
+                        self.note_load(now);
+                    }
                 }
             }
             PageEvent::Lifecycle(ev) => {
@@ -287,6 +304,9 @@ impl Tracker {
             return;
         }
         let kind = ev.r#type.as_ref();
+        if !self.admits_request(kind == Some(&ResourceType::Document), &ev.request.url) {
+            return;
+        }
         if matches!(
             kind,
             Some(
@@ -337,6 +357,48 @@ impl Tracker {
     pub(super) fn on_navigate_reply(&mut self, error: Option<String>, download: Option<bool>) {
         self.nav_error = error.filter(|e| !e.is_empty());
         self.nav_download = download.unwrap_or(false);
+        // The navigation is over and its request was never seen: the last
+        // commit passed over was its own.
+        if self.awaiting.take().is_some() {
+            if let Some(commit) = self.passed_over.take() {
+                self.committed = Some(commit);
+                self.loaded_at = None;
+                self.note_load(Instant::now());
+            }
+        }
+    }
+
+    /// Whether a main-frame request counts for this render (see
+    /// `awaiting`): the document request for the awaited URL ends the wait.
+    fn admits_request(&mut self, document: bool, url: &str) -> bool {
+        let Some(awaited) = &self.awaiting else {
+            return true;
+        };
+        if document && same_url(url, awaited) {
+            self.awaiting = None;
+            return true;
+        }
+        false
+    }
+
+    /// `commit`, when it is this render's: any once the wait is over, else
+    /// only one of the awaited URL (or its error page); others are kept
+    /// aside in `passed_over`.
+    fn admit_commit(
+        &mut self,
+        url: &str,
+        unreachable: Option<&str>,
+        commit: Commit,
+    ) -> Option<Commit> {
+        let Some(awaited) = &self.awaiting else {
+            return Some(commit);
+        };
+        if same_url(url, awaited) || unreachable.is_some_and(|u| same_url(u, awaited)) {
+            self.awaiting = None;
+            return Some(commit);
+        }
+        self.passed_over = Some(commit);
+        None
     }
 
     /// Whether the committed document's load event fired.
@@ -498,7 +560,7 @@ mod tests {
     use super::*;
 
     fn tracker_with_doc(status: Option<u16>, error: Option<&str>) -> Tracker {
-        let mut t = Tracker::new("F".to_owned());
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", false);
         t.docs.push(DocRequest {
             id: "L1".to_owned(),
             url: "http://a.test/".to_owned(),
@@ -507,6 +569,65 @@ mod tests {
             ..DocRequest::default()
         });
         t
+    }
+
+    fn commit(loader: &str) -> Commit {
+        Commit {
+            loader: loader.to_owned(),
+            error_page: false,
+        }
+    }
+
+    #[test]
+    fn a_reused_page_ignores_the_last_documents_navigation_until_its_own_starts() {
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", true);
+        // The last render's page (www.) refreshes itself, and its scripts fetch.
+        assert!(!t.admits_request(true, "http://www.a.test/"));
+        assert!(!t.admits_request(false, "http://a.test/api"));
+        assert!(t
+            .admit_commit("http://www.a.test/", None, commit("OLD"))
+            .is_none());
+        // This render's navigation.
+        assert!(t.admits_request(true, "HTTP://A.test/"));
+        assert!(t.admits_request(false, "http://www.a.test/x.js"));
+        assert!(t
+            .admit_commit("http://www.a.test/", None, commit("NEW"))
+            .is_some());
+    }
+
+    #[test]
+    fn a_reused_page_takes_a_commit_of_its_url_or_its_error_page() {
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", true);
+        assert!(t
+            .admit_commit("http://a.test/", None, commit("A"))
+            .is_some());
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", true);
+        let error_page = t.admit_commit(
+            "chrome-error://chromewebdata/",
+            Some("http://a.test/"),
+            commit("E"),
+        );
+        assert!(error_page.is_some());
+    }
+
+    #[test]
+    fn a_reused_page_whose_request_event_was_lost_takes_the_last_commit_at_the_reply() {
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", true);
+        assert!(t
+            .admit_commit("http://www.a.test/landing", None, commit("L"))
+            .is_none());
+        assert!(t.committed.is_none());
+        t.on_navigate_reply(None, None);
+        assert_eq!(t.committed.as_ref().map(|c| c.loader.as_str()), Some("L"));
+    }
+
+    #[test]
+    fn a_fresh_page_takes_every_request_and_commit() {
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", false);
+        assert!(t.admits_request(true, "http://b.test/"));
+        assert!(t
+            .admit_commit("http://b.test/", None, commit("B"))
+            .is_some());
     }
 
     #[test]
@@ -554,7 +675,7 @@ mod tests {
 
     #[test]
     fn a_redirect_loop_keeps_its_first_and_last_hops() {
-        let mut t = Tracker::new("F".to_owned());
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", false);
         for i in 0..100 {
             t.docs.push(DocRequest {
                 id: format!("L{i}"),
@@ -577,7 +698,7 @@ mod tests {
     #[test]
     fn network_quiet_ignores_requests_ended_before_load_and_long_polls() {
         let now = Instant::now();
-        let mut t = Tracker::new("F".to_owned());
+        let mut t = Tracker::new("F".to_owned(), "http://a.test/", false);
         t.last_network_end = Some(now);
         t.loaded_at = Some(now + Duration::from_millis(1));
         assert!(t.network_quiet(now + Duration::from_millis(2)));

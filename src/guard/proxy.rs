@@ -23,7 +23,6 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -188,7 +187,7 @@ impl Proxy {
             addr,
             log,
             accept,
-            render_start: AtomicUsize::new(0),
+            render_start: 0,
         })
     }
 }
@@ -213,7 +212,7 @@ pub struct Session {
     log: Log,
     accept: JoinHandle<()>,
     /// Index in `log` of the current render's first request.
-    render_start: AtomicUsize,
+    render_start: usize,
 }
 
 impl Session {
@@ -234,15 +233,13 @@ impl Session {
 
     /// A new render starts: [`Session::refusal`], [`Session::failure`] and
     /// [`Session::refused`] look at its requests only from now on.
-    pub fn begin_render(&self) {
-        let len = lock(&self.log).len();
-        self.render_start.store(len, Ordering::Release);
+    pub fn begin_render(&mut self) {
+        self.render_start = lock(&self.log).len();
     }
 
     /// The current render's requests.
     fn this_render<'a>(&self, log: &'a [Exchange]) -> &'a [Exchange] {
-        let start = self.render_start.load(Ordering::Acquire).min(log.len());
-        &log[start..]
+        &log[self.render_start.min(log.len())..]
     }
 
     /// The internal address `host:port` was refused for, if it was.

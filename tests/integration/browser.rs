@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use beian_audit::browser::{BrowserPool, ChromeConfig, RenderError, ResolveRule};
+use beian_audit::browser::{BrowserPool, ChromeConfig, RenderError, RenderOptions, ResolveRule};
 use beian_audit::page::{PageSnapshot, TextSegment, Unreachable};
 use beian_audit::targets::{Device, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -702,4 +702,64 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
         .await;
     pool.close().await;
     assert!(again.is_ok(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_tab_does_not_take_its_last_pages_own_navigation_for_the_next_render() {
+    // `/` moves itself on to `/moved` 3 s after loading, past the 2.5 s of
+    // timers a render waits for: after its render, while the tab's next
+    // render waits 5 s for its turn at the rate gate (listening already).
+    let server = serve(&[
+        (
+            "/",
+            Route::html(
+                "<!doctype html><meta charset=utf-8><title>首页</title><p>首页\
+                 <script>setTimeout(() => { location.href = '/moved'; }, 3000);</script>",
+            ),
+        ),
+        (
+            "/other",
+            Route::html("<!doctype html><meta charset=utf-8><title>其他页</title><p>其他"),
+        ),
+        (
+            "/moved",
+            Route::html("<!doctype html><meta charset=utf-8><title>活动页</title><p>活动"),
+        ),
+    ])
+    .await;
+    let pool = pool_for(&server).await;
+    let mut tab = pool.tab();
+    let desktop = target(Device::Desktop);
+    let first = tab
+        .render_with(
+            &desktop,
+            "http://site.test/",
+            BUDGET,
+            RenderOptions::default(),
+        )
+        .await
+        .expect("the first render");
+    assert_eq!(first.snapshot.title, "首页");
+
+    let period = Duration::from_secs(5);
+    let gate = governor::RateLimiter::direct(
+        governor::Quota::with_period(period).expect("a non-zero period"),
+    );
+    assert!(gate.check().is_ok(), "the gate's one token, taken");
+    let options = RenderOptions {
+        navigate_gate: Some(Arc::new(gate)),
+        ..RenderOptions::default()
+    };
+    let second = tab
+        .render_with(&desktop, "http://site.test/other", BUDGET, options)
+        .await;
+    tab.close().await;
+    pool.close().await;
+    assert!(
+        !server.seen("/moved").is_empty(),
+        "the first page never moved on: the case did not arise"
+    );
+    let second = second.expect("the second render");
+    assert_eq!(second.snapshot.final_url, "http://site.test/other");
+    assert_eq!(second.snapshot.title, "其他页");
 }
