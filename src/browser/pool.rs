@@ -545,8 +545,10 @@ impl Tab<'_> {
     ) -> Result<&mut OpenTab, RenderError> {
         // Reset in place: a record cancelled meanwhile still closes the page
         // (see `Drop`).
+        // A page that could not take it was closed after its last render;
+        // only its browser may have started recycling since.
         let reused = match self.open.as_mut() {
-            Some(open) => open.lease.usable() && open.setup.reusable() && open.reset(device).await,
+            Some(open) => open.lease.usable() && open.reset(device).await,
             None => false,
         };
         if reused {
@@ -558,7 +560,7 @@ impl Tab<'_> {
         self.close_page().await;
         let lease = self.pool.lease(end).await?;
         lease.count_render();
-        let open = OpenTab::open(lease, device, end).await?;
+        let open = OpenTab::open(lease, end).await?;
         tracing::debug!(pid = open.lease.instance.pid, url, "page opened");
         Ok(self.open.insert(open))
     }
@@ -586,12 +588,10 @@ struct OpenTab {
     /// The origins the last render's document passed through and ended
     /// on, whose storage the next clears.
     origins: Vec<String>,
-    /// The device of the last render.
-    device: Device,
 }
 
 impl OpenTab {
-    async fn open(lease: Lease, device: Device, end: Instant) -> Result<OpenTab, RenderError> {
+    async fn open(lease: Lease, end: Instant) -> Result<OpenTab, RenderError> {
         let instance = &lease.instance;
         let browser = &instance.browser;
         let hang_at = Instant::now() + BROWSER_COMMAND_TIMEOUT;
@@ -652,7 +652,6 @@ impl OpenTab {
             page,
             setup: PageSetup::default(),
             origins: Vec::new(),
-            device,
         })
     }
 
@@ -729,8 +728,10 @@ impl OpenTab {
             let clear = ClearDataForOriginParams::new(origin.clone(), FIRST_VISIT_STORAGE);
             matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
         }));
+        let profile = DeviceProfile::for_device(device, &self.lease.instance.version);
+        let same_device = self.setup.emulates(&profile);
         let cache = async {
-            if device == self.device {
+            if same_device {
                 return true;
             }
             let clear = ClearBrowserCacheParams::default();
@@ -738,7 +739,6 @@ impl OpenTab {
         };
         let (cookies, storage, cache) = tokio::join!(cookies, storage, cache);
         self.session.begin_render();
-        self.device = device;
         cookies && storage.into_iter().all(|cleared| cleared) && cache
     }
 

@@ -1,6 +1,7 @@
 //! Rendering one target on a page (fresh, or a record's tab after its last
-//! render): emulate the device, navigate, settle, extract. Produces a [`PageSnapshot`] or says whose fault it is
-//! that there is none; recognises nothing.
+//! render): emulate the device, navigate, settle, extract. Produces a
+//! [`PageSnapshot`] or says whose fault it is that there is none;
+//! recognises nothing.
 //!
 //! Every step runs under a deadline derived from the target's budget:
 //! navigation and settling get [`SETTLE_SHARE`] of it, extraction the rest.
@@ -123,6 +124,11 @@ impl PageSetup {
     pub(crate) fn reusable(&self) -> bool {
         self.installed && self.loaded
     }
+
+    /// Whether the page emulates `profile` already.
+    pub(crate) fn emulates(&self, profile: &DeviceProfile) -> bool {
+        self.device.as_ref() == Some(profile)
+    }
 }
 
 /// Render `job` on `page` (in a browser context of its own, whose
@@ -151,7 +157,7 @@ pub(crate) async fn render(
     // rendered again keeps what it has: only a new device or a new page to
     // join is sent.
     let installed = setup.installed;
-    let emulated = setup.device.as_ref() == Some(job.profile);
+    let emulated = setup.emulates(job.profile);
     let paused = installed && setup.paused_at.as_deref() == job.join_at;
     let emulation = |e: CommandError| e.crawler("emulation");
     let (metrics, touch, agent, inspector, settle_script, blocked, skipped, _, _) = tokio::join!(

@@ -275,9 +275,7 @@ impl Tracker {
                     let unreachable = frame.unreachable_url.as_deref();
                     if let Some(commit) = self.admit_commit(&frame.url, unreachable, commit) {
                         tracing::debug!(url = %frame.url, error_page, "main frame committed");
-                        self.committed = Some(commit);
-                        self.loaded_at = None;
-                        self.note_load(now);
+                        self.take_commit(commit, now);
                     }
                 }
             }
@@ -361,11 +359,16 @@ impl Tracker {
         // commit passed over was its own.
         if self.awaiting.take().is_some() {
             if let Some(commit) = self.passed_over.take() {
-                self.committed = Some(commit);
-                self.loaded_at = None;
-                self.note_load(Instant::now());
+                self.take_commit(commit, Instant::now());
             }
         }
+    }
+
+    /// The main frame now shows `commit`'s document.
+    fn take_commit(&mut self, commit: Commit, now: Instant) {
+        self.committed = Some(commit);
+        self.loaded_at = None;
+        self.note_load(now);
     }
 
     /// Whether a main-frame request counts for this render (see
