@@ -23,10 +23,12 @@
 //! - [`rules`] judges a record's outcomes; [`judge`] adds what the whole
 //!   scan knows (other records' numbers and landing pages).
 //! - [`output`] writes [`output::RecordReport`]s, one line each.
-//! - [`scan`] wires the stages together and owns all concurrency.
+//! - [`scan`] wires the stages together and owns all concurrency
+//!   ([`budget`]: the pages open at once; [`throttle`]: politeness).
 //! - [`report`] turns a scan's output into one HTML page for people.
 
 pub mod browser;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -2,10 +2,12 @@
 //!
 //! This is the one place with concurrency: `buffer_unordered` bounds the
 //! records in flight, and so the pages open at once (a record renders its
-//! targets one after another in one page), and the single loop at the end
-//! owns judging and writing, so output lines never interleave.
+//! targets one after another in one page, and a second one only when the
+//! [`PageBudget`] lends it), and the single loop at the end owns judging and
+//! writing, so output lines never interleave.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -14,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::browser::same_url;
 use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions, Tab};
+use crate::budget::{PageBudget, PagePermit};
 use crate::cli::{LogFormat, SchemePolicy};
 use crate::config::ScanConfig;
 use crate::error::Error;
@@ -28,7 +31,7 @@ use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{PageSnapshot, TargetFailure, Unreachable};
 use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
-use crate::targets::{expand, Target};
+use crate::targets::{expand, Device, Target};
 use crate::throttle::Throttle;
 
 /// How often a crawler failure is retried on a (possibly new) browser.
@@ -40,6 +43,8 @@ struct Ctx {
     pool: BrowserPool,
     /// `--rate` and the per-site cap.
     throttle: Throttle,
+    /// `--concurrency` pages: one a record, a second one when spare.
+    pages: Arc<PageBudget>,
 }
 
 /// Run a whole scan; the exit status says what `--fail-on` makes of it.
@@ -61,6 +66,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
         throttle: Throttle::new(config.rate),
+        pages: PageBudget::new(concurrency),
         config,
         pool,
     });
@@ -75,10 +81,14 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).take_until(Box::pin(async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         }));
-    let mut finished = items
+    let mut finished = told_at_end(items, Arc::clone(&ctx.pages))
         .map(|item| {
             let ctx = Arc::clone(&ctx);
+            // Taken as the record is pulled, before it first runs: the
+            // budget never lends a page a pulled record is about to open.
+            let page = ctx.pages.take();
             async move {
+                let _page = page;
                 match item {
                     Ok(record) => Ok(scan_record(&ctx, record).await),
                     Err(invalid) => Err(invalid),
@@ -144,6 +154,20 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         }),
         None => Ok(status),
     }
+}
+
+/// `items`, telling `pages` when they end (no record is left to start).
+fn told_at_end<S: futures::Stream + Unpin>(
+    mut items: S,
+    pages: Arc<PageBudget>,
+) -> impl futures::Stream<Item = S::Item> {
+    futures::stream::poll_fn(move |cx| {
+        let next = items.poll_next_unpin(cx);
+        if let Poll::Ready(None) = next {
+            pages.input_ended();
+        }
+        next
+    })
 }
 
 /// Read the records this process scans on a blocking thread; the bounded
@@ -323,7 +347,10 @@ async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
 }
 
 /// Render every target of `record`, one after another in one browser tab
-/// (see [`Tab`]: opening a page is half the cost of a visit).
+/// (see [`Tab`]: opening a page is half the cost of a visit): the desktop
+/// targets, then the phone ones — or, when the [`PageBudget`] lends a page
+/// before the desktop ones are done, the phone ones in a tab of their own
+/// at the same time.
 ///
 /// An apex whose `www.` sibling of the same device is also a target renders
 /// right after it: when the apex redirects to the page `www.` landed on
@@ -340,12 +367,15 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
             .map(|host| guard::check(host, &ctx.config.chrome.resolve, ctx.config.allow_private)),
     )
     .await;
-    let refused = |target: &Target| {
-        hosts
-            .iter()
-            .position(|h| *h == target.host)
-            .and_then(|i| checks[i].clone().err())
-    };
+    let refused: Vec<Option<TargetFailure>> = targets
+        .iter()
+        .map(|target| {
+            hosts
+                .iter()
+                .position(|h| *h == target.host)
+                .and_then(|i| checks[i].clone().err())
+        })
+        .collect();
     // For each target, the index of the www. sibling it waits for, if any.
     let leader: Vec<Option<usize>> = targets
         .iter()
@@ -355,28 +385,48 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
                 .position(|t| t.device == apex.device && t.host == format!("www.{}", apex.host))
         })
         .collect();
-    // One tab renders the record's targets one after another: www. then its
-    // apex, for one device and then the other.
-    let order = (0..targets.len())
-        .filter(|i| leader[*i].is_none())
-        .flat_map(|i| std::iter::once(i).chain(leader.iter().position(|l| *l == Some(i))));
+    // One lane a device, each www. followed by its apex.
+    let lanes: Vec<Vec<usize>> = Device::ALL
+        .into_iter()
+        .map(|device| {
+            (0..targets.len())
+                .filter(|i| targets[*i].device == device && leader[*i].is_none())
+                .flat_map(|i| std::iter::once(i).chain(leader.iter().position(|l| *l == Some(i))))
+                .collect::<Vec<usize>>()
+        })
+        .filter(|lane| !lane.is_empty())
+        .collect();
+    let plan = Plan {
+        ctx,
+        line: record.line,
+        targets: &targets,
+        refused: &refused,
+        leader: &leader,
+    };
+    let (first, rest) = lanes.split_first().expect("a record has targets");
     let mut tab = ctx.pool.tab();
-    let mut landings: Vec<Option<Landing>> = targets.iter().map(|_| None).collect();
-    let mut outcomes = Vec::with_capacity(targets.len());
-    for i in order {
-        let target = &targets[i];
-        let join = leader[i].and_then(|l| landings[l].as_ref());
-        let (outcome, landing) = render_target(
-            ctx,
-            &mut tab,
-            record.line,
-            target.clone(),
-            refused(target),
-            join,
-        )
-        .await;
-        landings[i] = landing;
-        outcomes.push((i, outcome));
+    let (mut outcomes, left) = {
+        // Boxed: a record's future holds two lanes' renders.
+        let mut own = Box::pin(plan.render(&mut tab, first));
+        let spare = async {
+            if rest.is_empty() {
+                std::future::pending().await
+            } else {
+                ctx.pages.spare().await
+            }
+        };
+        tokio::select! {
+            biased;
+            done = &mut own => (done, rest),
+            page = spare => {
+                let (mut done, apart) = tokio::join!(own, Box::pin(plan.render_apart(rest, page)));
+                done.extend(apart);
+                (done, &[][..])
+            }
+        }
+    };
+    for lane in left {
+        outcomes.extend(plan.render(&mut tab, lane).await);
     }
     tab.close().await;
     outcomes.sort_by_key(|(i, _)| *i);
@@ -384,6 +434,57 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
         record,
         outcomes: outcomes.into_iter().map(|(_, o)| o).collect(),
         started,
+    }
+}
+
+/// What the renders of one record's lanes share (see [`scan_record`]).
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    ctx: &'a Ctx,
+    line: u64,
+    targets: &'a [Target],
+    /// Per target: the guard's refusal of its host, if it was refused.
+    refused: &'a [Option<TargetFailure>],
+    /// Per target: the `www.` sibling whose page it may share.
+    leader: &'a [Option<usize>],
+}
+
+impl Plan<'_> {
+    /// Render the targets of `lane` (indices into `targets`, each `www.`
+    /// before its apex) one after another in `tab`.
+    async fn render(self, tab: &mut Tab<'_>, lane: &[usize]) -> Vec<(usize, TargetOutcome)> {
+        let mut landings: Vec<Option<Landing>> = self.targets.iter().map(|_| None).collect();
+        let mut outcomes = Vec::with_capacity(lane.len());
+        for &i in lane {
+            let join = self.leader[i].and_then(|l| landings[l].as_ref());
+            let (outcome, landing) = render_target(
+                self.ctx,
+                tab,
+                self.line,
+                self.targets[i].clone(),
+                self.refused[i].clone(),
+                join,
+            )
+            .await;
+            landings[i] = landing;
+            outcomes.push((i, outcome));
+        }
+        outcomes
+    }
+
+    /// Render `lanes` in a tab of their own, on the page `_page` lends.
+    async fn render_apart(
+        self,
+        lanes: &[Vec<usize>],
+        _page: PagePermit,
+    ) -> Vec<(usize, TargetOutcome)> {
+        let mut tab = self.ctx.pool.tab();
+        let mut outcomes = Vec::new();
+        for lane in lanes {
+            outcomes.extend(self.render(&mut tab, lane).await);
+        }
+        tab.close().await;
+        outcomes
     }
 }
 

@@ -1,11 +1,12 @@
 //! One page per record (`browser::pool::Tab`): a record's four targets
 //! render one after another in one page, each still as a first visit, and a
-//! page whose load event never came is not reused. The scan's own debug log says
+//! page whose load event never came is not reused; a short list lends its
+//! spare pages to the phone targets (`budget::PageBudget`). The scan's own debug log says
 //! which renders opened a page and which reused one.
 
 use std::time::Duration;
 
-use beian_audit::rules::FindingCode::SiteUnreachable;
+use beian_audit::rules::FindingCode::{IcpNumberMissing, SiteUnreachable};
 
 use crate::common::{assert_findings, report, FixtureFarm, On, Scan};
 
@@ -37,10 +38,13 @@ fn pages(stderr: &str, domain: &str) -> (usize, usize) {
 #[test]
 fn a_records_targets_share_one_page_and_each_is_a_first_visit() {
     let farm = FixtureFarm::start();
+    // Two records at once: until the first two are done, more are left to
+    // start, so no page is spare and each renders its four targets in one.
     let output = Scan::new(&farm)
         .stdin(
             "domain,service_name,icp_number\n\
              first-visit.test,松间茶舍,赣ICP备19214567号-1\n\
+             cached-variant.test,青禾书屋,湘ICP备18234567号-1\n\
              never-loads.test,海棠画廊,桂ICP备18281234号-1\n\
              status-404.test,旧时光博客,皖ICP备16269012号-1\n",
         )
@@ -58,6 +62,13 @@ fn a_records_targets_share_one_page_and_each_is_a_first_visit() {
     // a returning visitor would be shown no number.
     assert_findings(report(&reports, "first-visit.test"), &[]);
     assert_eq!(pages(log, "first-visit.test"), (1, 3), "stderr:\n{log}");
+    // Nor does the HTTP cache from desktop to phone: the phone page has no
+    // number, the desktop page (cacheable, no `Vary`) has.
+    assert_findings(
+        report(&reports, "cached-variant.test"),
+        &[(IcpNumberMissing, On::Mobile)],
+    );
+    assert_eq!(pages(log, "cached-variant.test"), (1, 3), "stderr:\n{log}");
     // A page whose load never fired is closed; each target opens its own.
     assert_findings(report(&reports, "never-loads.test"), &[]);
     assert_eq!(pages(log, "never-loads.test"), (4, 0), "stderr:\n{log}");
@@ -68,6 +79,35 @@ fn a_records_targets_share_one_page_and_each_is_a_first_visit() {
         &[(SiteUnreachable, On::All)],
     );
     assert_eq!(pages(log, "status-404.test"), (4, 0), "stderr:\n{log}");
+}
+
+#[test]
+fn a_short_list_lends_its_spare_pages_to_the_phone_targets() {
+    let farm = FixtureFarm::start();
+    // Two records, four pages: once both are under way no record is left
+    // to start, so each renders its phone targets in a second page while
+    // its desktop ones render in the first.
+    let output = Scan::new(&farm)
+        .stdin(
+            "domain,service_name,icp_number\n\
+             first-visit.test,松间茶舍,赣ICP备19214567号-1\n\
+             cached-variant.test,青禾书屋,湘ICP备18234567号-1\n",
+        )
+        .concurrency(4)
+        .arg("--log-format")
+        .arg("json")
+        .env("RUST_LOG", "warn,beian_audit::browser::pool=debug")
+        .run();
+    let log = &output.stderr;
+    output.assert_status(1);
+    let reports = output.reports();
+    assert_findings(report(&reports, "first-visit.test"), &[]);
+    assert_eq!(pages(log, "first-visit.test"), (2, 2), "stderr:\n{log}");
+    assert_findings(
+        report(&reports, "cached-variant.test"),
+        &[(IcpNumberMissing, On::Mobile)],
+    );
+    assert_eq!(pages(log, "cached-variant.test"), (2, 2), "stderr:\n{log}");
 }
 
 #[test]
