@@ -14,85 +14,58 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// The scan's page budget; shared by its records.
 pub struct PageBudget {
-    limit: usize,
-    state: watch::Sender<State>,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct State {
-    /// Pages held: one a record in flight, plus the ones lent.
-    held: usize,
-    /// No record is left to start.
-    input_ended: bool,
+    pages: Arc<Semaphore>,
+    /// Whether no record will start any more.
+    input_ended: watch::Sender<bool>,
 }
 
 /// One page of the budget, given back when dropped.
 #[must_use = "the page is given back as soon as the permit is dropped"]
 pub struct PagePermit {
-    budget: Arc<PageBudget>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl PageBudget {
     /// At most `limit` pages at once.
-    pub fn new(limit: usize) -> Arc<PageBudget> {
-        Arc::new(PageBudget {
-            limit,
-            state: watch::Sender::new(State::default()),
-        })
+    pub fn new(limit: usize) -> PageBudget {
+        PageBudget {
+            pages: Arc::new(Semaphore::new(limit)),
+            input_ended: watch::Sender::new(false),
+        }
     }
 
-    /// A record's own page. Always granted: the caller bounds the records
-    /// in flight to the limit, and nothing is lent while records may start.
-    pub fn take(self: &Arc<Self>) -> PagePermit {
-        self.state.send_modify(|s| s.held += 1);
-        PagePermit {
-            budget: Arc::clone(self),
-        }
+    /// A record's own page. Records wait for one only if the budget lent
+    /// pages while they were being started (they are first in line then).
+    pub async fn take(&self) -> PagePermit {
+        self.acquire().await
     }
 
     /// Say that no record will start any more: from now on the pages
     /// records give back may be lent.
     pub fn input_ended(&self) {
-        self.state.send_modify(|s| s.input_ended = true);
+        self.input_ended.send_replace(true);
     }
 
-    /// A second page for a record in flight: waits until no record is left
-    /// to start and a page is free (forever if neither comes; callers race
-    /// it against their own work).
-    pub async fn spare(self: &Arc<Self>) -> PagePermit {
-        let mut changes = self.state.subscribe();
-        loop {
-            changes.borrow_and_update();
-            let lent = self.state.send_if_modified(|s| {
-                let free = s.input_ended && s.held < self.limit;
-                if free {
-                    s.held += 1;
-                }
-                free
-            });
-            if lent {
-                return PagePermit {
-                    budget: Arc::clone(self),
-                };
-            }
-            // The sender lives in `self`: `changed` cannot fail here.
-            let _ = changes.changed().await;
+    /// A second page for a record in flight, once no record is left to
+    /// start and a page is free, first come first served (forever if that
+    /// never happens: callers race it against their own work).
+    pub async fn spare(&self) -> PagePermit {
+        let mut ended = self.input_ended.subscribe();
+        // The sender lives in `self`: waiting cannot fail here.
+        let _ = ended.wait_for(|ended| *ended).await;
+        self.acquire().await
+    }
+
+    async fn acquire(&self) -> PagePermit {
+        let permit = Arc::clone(&self.pages).acquire_owned().await;
+        PagePermit {
+            // The semaphore is never closed, so acquiring cannot fail.
+            _permit: permit.unwrap_or_else(|_| unreachable!("the page budget is never closed")),
         }
-    }
-
-    #[cfg(test)]
-    fn held(&self) -> usize {
-        self.state.borrow().held
-    }
-}
-
-impl Drop for PagePermit {
-    fn drop(&mut self) {
-        self.budget.state.send_modify(|s| s.held -= 1);
     }
 }
 
@@ -100,65 +73,88 @@ impl Drop for PagePermit {
 mod tests {
     use super::*;
     use futures::poll;
-    use std::task::Poll;
     use std::time::Duration;
 
-    /// Whether `spare` grants a page within a short wait.
-    async fn lends(budget: &Arc<PageBudget>) -> Option<PagePermit> {
-        tokio::time::timeout(Duration::from_millis(50), budget.spare())
-            .await
-            .ok()
+    /// `budget`'s pages not held.
+    fn free(budget: &PageBudget) -> usize {
+        budget.pages.available_permits()
     }
 
     #[tokio::test]
     async fn nothing_is_lent_while_records_may_start() {
         let budget = PageBudget::new(4);
-        let _record = budget.take();
-        assert!(lends(&budget).await.is_none(), "3 pages free, input open");
-        assert_eq!(budget.held(), 1, "a refused wait holds nothing");
+        let _record = budget.take().await;
+        assert!(poll!(std::pin::pin!(budget.spare())).is_pending());
+        assert_eq!(free(&budget), 3, "a pending wait holds nothing");
     }
 
     #[tokio::test]
     async fn free_pages_are_lent_once_the_input_ended_up_to_the_limit() {
         let budget = PageBudget::new(3);
-        let _a = budget.take();
+        let _record = budget.take().await;
         budget.input_ended();
-        let first = lends(&budget).await.expect("2 pages free");
-        let _second = lends(&budget).await.expect("1 page free");
-        assert!(lends(&budget).await.is_none(), "all 3 held");
-        assert_eq!(budget.held(), 3);
+        let first = budget.spare().await;
+        let _second = budget.spare().await;
+        assert_eq!(free(&budget), 0);
+        assert!(poll!(std::pin::pin!(budget.spare())).is_pending());
         drop(first);
-        assert_eq!(budget.held(), 2, "a dropped permit gives its page back");
-        assert!(lends(&budget).await.is_some(), "the page given back");
+        assert_eq!(free(&budget), 1, "a dropped permit gives its page back");
+    }
+
+    /// `spare` started on a task of its own, once it is waiting: only a
+    /// wake-up can finish it.
+    async fn waiting(budget: &Arc<PageBudget>) -> tokio::task::JoinHandle<PagePermit> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn({
+            let budget = Arc::clone(budget);
+            async move {
+                let mut spare = std::pin::pin!(budget.spare());
+                assert!(poll!(&mut spare).is_pending(), "lent at once");
+                tx.send(()).expect("the test waits");
+                spare.await
+            }
+        });
+        rx.await.expect("the task reached its wait");
+        task
+    }
+
+    async fn woken(task: tokio::task::JoinHandle<PagePermit>) -> PagePermit {
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the waiting record was never woken")
+            .expect("the waiting task")
     }
 
     #[tokio::test]
     async fn a_waiting_record_gets_the_page_another_gives_back() {
-        let budget = PageBudget::new(2);
-        let a = budget.take();
-        let _b = budget.take();
+        let budget = Arc::new(PageBudget::new(2));
+        let a = budget.take().await;
+        let _b = budget.take().await;
         budget.input_ended();
-        let mut waiting = std::pin::pin!(budget.spare());
-        assert!(poll!(&mut waiting).is_pending(), "both pages held");
+        let task = waiting(&budget).await;
         drop(a);
-        let Poll::Ready(lent) = poll!(&mut waiting) else {
-            panic!("not woken when a page came back")
-        };
-        assert_eq!(budget.held(), 2);
-        drop(lent);
-        assert_eq!(budget.held(), 1);
+        let _lent = woken(task).await;
+        assert_eq!(free(&budget), 0);
     }
 
     #[tokio::test]
     async fn the_end_of_input_wakes_a_waiting_record() {
-        let budget = PageBudget::new(2);
-        let _a = budget.take();
-        let mut waiting = std::pin::pin!(budget.spare());
-        assert!(poll!(&mut waiting).is_pending(), "input still open");
+        let budget = Arc::new(PageBudget::new(2));
+        let _a = budget.take().await;
+        let task = waiting(&budget).await;
         budget.input_ended();
-        let Poll::Ready(_lent) = poll!(&mut waiting) else {
-            panic!("not woken by the end of input")
-        };
-        assert_eq!(budget.held(), 2);
+        let _lent = woken(task).await;
+        assert_eq!(free(&budget), 0);
+    }
+
+    #[tokio::test]
+    async fn a_record_started_late_waits_for_a_page_lent_meanwhile() {
+        let budget = PageBudget::new(1);
+        budget.input_ended();
+        let lent = budget.spare().await;
+        let mut take = std::pin::pin!(budget.take());
+        assert!(poll!(&mut take).is_pending(), "never over the limit");
+        drop(lent);
+        assert!(poll!(&mut take).is_ready());
     }
 }

@@ -66,7 +66,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
         throttle: Throttle::new(config.rate),
-        pages: PageBudget::new(concurrency),
+        pages: Arc::new(PageBudget::new(concurrency)),
         config,
         pool,
     });
@@ -84,13 +84,12 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let mut finished = told_at_end(items, Arc::clone(&ctx.pages))
         .map(|item| {
             let ctx = Arc::clone(&ctx);
-            // Taken as the record is pulled, before it first runs: the
-            // budget never lends a page a pulled record is about to open.
-            let page = ctx.pages.take();
             async move {
-                let _page = page;
                 match item {
-                    Ok(record) => Ok(scan_record(&ctx, record).await),
+                    Ok(record) => {
+                        let page = ctx.pages.take().await;
+                        Ok(scan_record(&ctx, record, page).await)
+                    }
                     Err(invalid) => Err(invalid),
                 }
             }
@@ -346,17 +345,13 @@ async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
     std::process::exit(ExitStatus::Interrupted as i32);
 }
 
-/// Render every target of `record`, one after another in one browser tab
-/// (see [`Tab`]: opening a page is half the cost of a visit): the desktop
-/// targets, then the phone ones — or, when the [`PageBudget`] lends a page
-/// before the desktop ones are done, the phone ones in a tab of their own
-/// at the same time.
-///
-/// An apex whose `www.` sibling of the same device is also a target renders
-/// right after it: when the apex redirects to the page `www.` landed on
-/// (the common `a.cn` → `www.a.cn`), its render stops at that redirect and
-/// shares `www.`'s page instead of rendering it a second time.
-async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
+/// Render every target of `record` on the page `page` grants, one after
+/// another in one browser tab (see [`Tab`]: opening a page is half the cost
+/// of a visit): the desktop targets, then the phone ones — or, when the
+/// [`PageBudget`] lends a page before the desktop ones are done, the phone
+/// ones in a tab of their own at the same time. A tab is closed, and its
+/// page given back, as soon as its last render is done.
+async fn scan_record(ctx: &Ctx, record: Record, page: PagePermit) -> RecordOutcome {
     let started = Instant::now();
     let targets = expand(&record);
     let mut hosts: Vec<&str> = targets.iter().map(|t| t.host.as_str()).collect();
@@ -376,8 +371,64 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
                 .and_then(|i| checks[i].clone().err())
         })
         .collect();
-    // For each target, the index of the www. sibling it waits for, if any.
-    let leader: Vec<Option<usize>> = targets
+    let plan = Plan {
+        ctx,
+        line: record.line,
+        targets: &targets,
+        refused: &refused,
+    };
+    let [desktop, phone] = lanes(&targets);
+    // Boxed: a record's future holds two lanes' renders.
+    let mut own = Box::pin(async {
+        let mut tab = ctx.pool.tab();
+        let outcomes = plan.render(&mut tab, &desktop).await;
+        (tab, outcomes)
+    });
+    let mut outcomes = tokio::select! {
+        biased;
+        (mut tab, mut outcomes) = &mut own => {
+            outcomes.extend(plan.render(&mut tab, &phone).await);
+            tab.close().await;
+            outcomes
+        }
+        lent = ctx.pages.spare() => {
+            let own = async {
+                let (tab, outcomes) = own.await;
+                tab.close().await;
+                drop(page);
+                outcomes
+            };
+            let apart = Box::pin(async {
+                let mut tab = ctx.pool.tab();
+                let outcomes = plan.render(&mut tab, &phone).await;
+                tab.close().await;
+                drop(lent);
+                outcomes
+            });
+            let (mut outcomes, apart) = tokio::join!(own, apart);
+            outcomes.extend(apart);
+            outcomes
+        }
+    };
+    outcomes.sort_by_key(|(i, _)| *i);
+    RecordOutcome {
+        record,
+        outcomes: outcomes.into_iter().map(|(_, o)| o).collect(),
+        started,
+    }
+}
+
+/// One render of a lane: a target's index, and the index of the target
+/// whose page it may share.
+type Step = (usize, Option<usize>);
+
+/// The order a record's `targets` render in, desktop lane then phone lane.
+/// An apex whose `www.` sibling is a target too renders right after it:
+/// when the apex redirects to the page `www.` landed on (the common `a.cn`
+/// → `www.a.cn`), its render stops at that redirect and shares `www.`'s
+/// page instead of rendering it a second time.
+fn lanes(targets: &[Target]) -> [Vec<Step>; 2] {
+    let sibling: Vec<Option<usize>> = targets
         .iter()
         .map(|apex| {
             targets
@@ -385,56 +436,21 @@ async fn scan_record(ctx: &Ctx, record: Record) -> RecordOutcome {
                 .position(|t| t.device == apex.device && t.host == format!("www.{}", apex.host))
         })
         .collect();
-    // One lane a device, each www. followed by its apex.
-    let lanes: Vec<Vec<usize>> = Device::ALL
-        .into_iter()
-        .map(|device| {
-            (0..targets.len())
-                .filter(|i| targets[*i].device == device && leader[*i].is_none())
-                .flat_map(|i| std::iter::once(i).chain(leader.iter().position(|l| *l == Some(i))))
-                .collect::<Vec<usize>>()
-        })
-        .filter(|lane| !lane.is_empty())
+    // Shares are one deep: a `www.` host that shares another's page (an
+    // extra host `www.www.a.cn`) lends its own to nobody.
+    let leader: Vec<Option<usize>> = sibling
+        .iter()
+        .map(|s| s.filter(|&l| sibling[l].is_none()))
         .collect();
-    let plan = Plan {
-        ctx,
-        line: record.line,
-        targets: &targets,
-        refused: &refused,
-        leader: &leader,
-    };
-    let (first, rest) = lanes.split_first().expect("a record has targets");
-    let mut tab = ctx.pool.tab();
-    let (mut outcomes, left) = {
-        // Boxed: a record's future holds two lanes' renders.
-        let mut own = Box::pin(plan.render(&mut tab, first));
-        let spare = async {
-            if rest.is_empty() {
-                std::future::pending().await
-            } else {
-                ctx.pages.spare().await
-            }
-        };
-        tokio::select! {
-            biased;
-            done = &mut own => (done, rest),
-            page = spare => {
-                let (mut done, apart) = tokio::join!(own, Box::pin(plan.render_apart(rest, page)));
-                done.extend(apart);
-                (done, &[][..])
-            }
-        }
-    };
-    for lane in left {
-        outcomes.extend(plan.render(&mut tab, lane).await);
-    }
-    tab.close().await;
-    outcomes.sort_by_key(|(i, _)| *i);
-    RecordOutcome {
-        record,
-        outcomes: outcomes.into_iter().map(|(_, o)| o).collect(),
-        started,
-    }
+    Device::ALL.map(|device| {
+        (0..targets.len())
+            .filter(|&i| targets[i].device == device && leader[i].is_none())
+            .flat_map(|i| {
+                let follower = leader.iter().position(|l| *l == Some(i));
+                std::iter::once((i, None)).chain(follower.map(|f| (f, Some(i))))
+            })
+            .collect()
+    })
 }
 
 /// What the renders of one record's lanes share (see [`scan_record`]).
@@ -445,18 +461,15 @@ struct Plan<'a> {
     targets: &'a [Target],
     /// Per target: the guard's refusal of its host, if it was refused.
     refused: &'a [Option<TargetFailure>],
-    /// Per target: the `www.` sibling whose page it may share.
-    leader: &'a [Option<usize>],
 }
 
 impl Plan<'_> {
-    /// Render the targets of `lane` (indices into `targets`, each `www.`
-    /// before its apex) one after another in `tab`.
-    async fn render(self, tab: &mut Tab<'_>, lane: &[usize]) -> Vec<(usize, TargetOutcome)> {
+    /// Render `lane` one target after another in `tab`.
+    async fn render(self, tab: &mut Tab<'_>, lane: &[Step]) -> Vec<(usize, TargetOutcome)> {
         let mut landings: Vec<Option<Landing>> = self.targets.iter().map(|_| None).collect();
         let mut outcomes = Vec::with_capacity(lane.len());
-        for &i in lane {
-            let join = self.leader[i].and_then(|l| landings[l].as_ref());
+        for &(i, leader) in lane {
+            let join = leader.and_then(|l| landings[l].as_ref());
             let (outcome, landing) = render_target(
                 self.ctx,
                 tab,
@@ -469,21 +482,6 @@ impl Plan<'_> {
             landings[i] = landing;
             outcomes.push((i, outcome));
         }
-        outcomes
-    }
-
-    /// Render `lanes` in a tab of their own, on the page `_page` lends.
-    async fn render_apart(
-        self,
-        lanes: &[Vec<usize>],
-        _page: PagePermit,
-    ) -> Vec<(usize, TargetOutcome)> {
-        let mut tab = self.ctx.pool.tab();
-        let mut outcomes = Vec::new();
-        for lane in lanes {
-            outcomes.extend(self.render(&mut tab, lane).await);
-        }
-        tab.close().await;
         outcomes
     }
 }
@@ -719,5 +717,66 @@ fn invalid_report(invalid: InputError) -> RecordReport {
         findings: vec![finding],
         targets: Vec::new(),
         elapsed_ms: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Targets as `expand` makes them: each host on desktop, then on the phone.
+    fn targets(hosts: &[&str]) -> Vec<Target> {
+        hosts
+            .iter()
+            .flat_map(|host| {
+                Device::ALL.map(|device| Target {
+                    host: (*host).to_owned(),
+                    device,
+                })
+            })
+            .collect()
+    }
+
+    /// A lane as `host:shared host` strings (`host` alone: renders its own page).
+    fn named(targets: &[Target], lane: &[Step]) -> Vec<String> {
+        lane.iter()
+            .map(|&(i, leader)| match leader {
+                Some(l) => format!("{}:{}", targets[i].host, targets[l].host),
+                None => targets[i].host.clone(),
+            })
+            .collect()
+    }
+
+    #[rstest]
+    #[case::apex_after_its_www(&["a.cn", "www.a.cn"], &["www.a.cn", "a.cn:www.a.cn"])]
+    #[case::extra_host_after(
+        &["a.cn", "www.a.cn", "m.a.cn"],
+        &["www.a.cn", "a.cn:www.a.cn", "m.a.cn"]
+    )]
+    #[case::extra_www_host_of_an_extra_host(
+        &["a.cn", "www.a.cn", "shop.a.cn", "www.shop.a.cn"],
+        &["www.a.cn", "a.cn:www.a.cn", "www.shop.a.cn", "shop.a.cn:www.shop.a.cn"]
+    )]
+    // www.a.cn shares www.www.a.cn's page, so a.cn cannot share www.a.cn's:
+    // it renders its own, and no target is left out.
+    #[case::shares_are_one_deep(
+        &["a.cn", "www.a.cn", "www.www.a.cn"],
+        &["a.cn", "www.www.a.cn", "www.a.cn:www.www.a.cn"]
+    )]
+    fn lanes_render_every_target_once_each_www_before_its_apex(
+        #[case] hosts: &[&str],
+        #[case] lane: &[&str],
+    ) {
+        let targets = targets(hosts);
+        let [desktop, phone] = lanes(&targets);
+        assert_eq!(named(&targets, &desktop), lane);
+        assert_eq!(named(&targets, &phone), lane);
+        assert!(desktop
+            .iter()
+            .all(|&(i, _)| targets[i].device == Device::Desktop));
+        assert!(phone
+            .iter()
+            .all(|&(i, _)| targets[i].device == Device::Mobile));
     }
 }
