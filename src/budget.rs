@@ -38,8 +38,8 @@ impl PageBudget {
         }
     }
 
-    /// A record's own page. Records wait for one only if the budget lent
-    /// pages while they were being started (they are first in line then).
+    /// A record's own page. A record waits for one only if pages were lent
+    /// while it was being started: never more than the limit.
     pub async fn take(&self) -> PagePermit {
         self.acquire().await
     }
