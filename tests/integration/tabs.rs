@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use beian_audit::output::RecordReport;
 use beian_audit::rules::FindingCode::{IcpNumberMissing, SiteUnreachable};
 
 use crate::common::{assert_findings, report, FixtureFarm, On, Scan};
@@ -35,40 +36,61 @@ fn pages(stderr: &str, domain: &str) -> (usize, usize) {
     (opened, reused)
 }
 
+/// Two sites that tell a first visit from a later one: `first-visit.test`
+/// hides its number from returning visitors (a site-wide cookie and local
+/// storage); `cached-variant.test` serves phones a page without the number,
+/// and desktops one with it, cacheable and without `Vary: User-Agent`.
+const FIRST_VISITS: &str = "first-visit.test,松间茶舍,赣ICP备19214567号-1\n\
+                            cached-variant.test,青禾书屋,湘ICP备18234567号-1\n";
+
+/// A scan of CSV `rows` whose debug log says which renders opened a page
+/// and which reused one.
+fn logged_scan(farm: &FixtureFarm, rows: &str) -> Scan {
+    Scan::new(farm)
+        .stdin(&format!("domain,service_name,icp_number\n{rows}"))
+        .arg("--log-format")
+        .arg("json")
+        .env("RUST_LOG", "warn,beian_audit::browser::pool=debug")
+}
+
+/// Every target of [`FIRST_VISITS`] was judged as a first visit, and each
+/// record's renders opened and reused `pages_each` pages.
+fn assert_first_visits(reports: &[RecordReport], log: &str, pages_each: (usize, usize)) {
+    // Cookies and local storage do not leak from one target to the next:
+    // a returning visitor would be shown no number.
+    assert_findings(report(reports, "first-visit.test"), &[]);
+    assert_eq!(pages(log, "first-visit.test"), pages_each, "stderr:\n{log}");
+    // Nor does the HTTP cache from desktop to phone: the phone page has no
+    // number, the desktop page has.
+    assert_findings(
+        report(reports, "cached-variant.test"),
+        &[(IcpNumberMissing, On::Mobile)],
+    );
+    assert_eq!(
+        pages(log, "cached-variant.test"),
+        pages_each,
+        "stderr:\n{log}"
+    );
+}
+
 #[test]
 fn a_records_targets_share_one_page_and_each_is_a_first_visit() {
     let farm = FixtureFarm::start();
     // Two records at once: until the first two are done, more are left to
     // start, so no page is spare and each renders its four targets in one.
-    let output = Scan::new(&farm)
-        .stdin(
-            "domain,service_name,icp_number\n\
-             first-visit.test,松间茶舍,赣ICP备19214567号-1\n\
-             cached-variant.test,青禾书屋,湘ICP备18234567号-1\n\
-             never-loads.test,海棠画廊,桂ICP备18281234号-1\n\
-             status-404.test,旧时光博客,皖ICP备16269012号-1\n",
-        )
-        .arg("--log-format")
-        .arg("json")
+    let rows = format!(
+        "{FIRST_VISITS}\
+         never-loads.test,海棠画廊,桂ICP备18281234号-1\n\
+         status-404.test,旧时光博客,皖ICP备16269012号-1\n"
+    );
+    let output = logged_scan(&farm, &rows)
         // Short: never-loads.test holds each of its targets to the end.
         .timeout(6)
-        .env("RUST_LOG", "warn,beian_audit::browser::pool=debug")
         .run();
     let log = &output.stderr;
     output.assert_status(1);
     let reports = output.reports();
-
-    // Cookies and local storage do not leak from one target to the next:
-    // a returning visitor would be shown no number.
-    assert_findings(report(&reports, "first-visit.test"), &[]);
-    assert_eq!(pages(log, "first-visit.test"), (1, 3), "stderr:\n{log}");
-    // Nor does the HTTP cache from desktop to phone: the phone page has no
-    // number, the desktop page (cacheable, no `Vary`) has.
-    assert_findings(
-        report(&reports, "cached-variant.test"),
-        &[(IcpNumberMissing, On::Mobile)],
-    );
-    assert_eq!(pages(log, "cached-variant.test"), (1, 3), "stderr:\n{log}");
+    assert_first_visits(&reports, log, (1, 3));
     // A page whose load never fired is closed; each target opens its own.
     assert_findings(report(&reports, "never-loads.test"), &[]);
     assert_eq!(pages(log, "never-loads.test"), (4, 0), "stderr:\n{log}");
@@ -87,27 +109,9 @@ fn a_short_list_lends_its_spare_pages_to_the_phone_targets() {
     // Two records, four pages: once both are under way no record is left
     // to start, so each renders its phone targets in a second page while
     // its desktop ones render in the first.
-    let output = Scan::new(&farm)
-        .stdin(
-            "domain,service_name,icp_number\n\
-             first-visit.test,松间茶舍,赣ICP备19214567号-1\n\
-             cached-variant.test,青禾书屋,湘ICP备18234567号-1\n",
-        )
-        .concurrency(4)
-        .arg("--log-format")
-        .arg("json")
-        .env("RUST_LOG", "warn,beian_audit::browser::pool=debug")
-        .run();
-    let log = &output.stderr;
+    let output = logged_scan(&farm, FIRST_VISITS).concurrency(4).run();
     output.assert_status(1);
-    let reports = output.reports();
-    assert_findings(report(&reports, "first-visit.test"), &[]);
-    assert_eq!(pages(log, "first-visit.test"), (2, 2), "stderr:\n{log}");
-    assert_findings(
-        report(&reports, "cached-variant.test"),
-        &[(IcpNumberMissing, On::Mobile)],
-    );
-    assert_eq!(pages(log, "cached-variant.test"), (2, 2), "stderr:\n{log}");
+    assert_first_visits(&output.reports(), &output.stderr, (2, 2));
 }
 
 #[test]
