@@ -41,7 +41,11 @@ impl PageBudget {
     /// A record's own page. A record waits for one only if pages were lent
     /// while it was being started: never more than the limit.
     pub async fn take(&self) -> PagePermit {
-        self.acquire().await
+        let permit = Arc::clone(&self.pages).acquire_owned().await;
+        PagePermit {
+            // The semaphore is never closed, so acquiring cannot fail.
+            _permit: permit.unwrap_or_else(|_| unreachable!("the page budget is never closed")),
+        }
     }
 
     /// Say that no record will start any more: from now on the pages
@@ -57,15 +61,7 @@ impl PageBudget {
         let mut ended = self.input_ended.subscribe();
         // The sender lives in `self`: waiting cannot fail here.
         let _ = ended.wait_for(|ended| *ended).await;
-        self.acquire().await
-    }
-
-    async fn acquire(&self) -> PagePermit {
-        let permit = Arc::clone(&self.pages).acquire_owned().await;
-        PagePermit {
-            // The semaphore is never closed, so acquiring cannot fail.
-            _permit: permit.unwrap_or_else(|_| unreachable!("the page budget is never closed")),
-        }
+        self.take().await
     }
 }
 
