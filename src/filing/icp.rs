@@ -15,8 +15,9 @@
 //! suffix   = "-" 1 to 3 digits [letter]   (-1, -2A, -3X, -4K)
 //! ```
 //!
-//! White space may stand between any two symbols, letters and digits may be
-//! full-width, `icp` may be lower case, and any dash style is a dash.
+//! White space may stand between any two symbols but the suffix digits and
+//! their letter, letters and digits may be full-width, `icp` may be lower
+//! case, and any dash style is a dash.
 //!
 //! Judgement calls where SPEC is silent:
 //!
@@ -24,8 +25,11 @@
 //!   no `号`), the reading closed by `号` wins, then one closed by a suffix,
 //!   then one of the length the form is issued with (8 or 10 for ICP备, 6
 //!   for ICP证, 8 for B1/B2), then the longest.
-//! - A suffix's letter counts only as a whole word (`-2A`, but not the `A`
-//!   of `-1 App`); suffix digits drop leading zeros (`-01` is `-1`).
+//! - A suffix's letter counts only when written right after the digits
+//!   and not followed by another letter or digit: `-2A`, `-2A 版权所有`,
+//!   `-3X。`, but not the `E` of `-1 E-mail` or `-1Email` (the words a
+//!   footer goes on with). Suffix digits drop leading zeros (`-01` is
+//!   `-1`).
 //! - The traditional forms 備 and 號 read as 备 and 号, and `京ICP备案号：`
 //!   before the serial as `京ICP备`.
 //! - `parse` takes any label before the number and nothing but white space
@@ -412,17 +416,25 @@ fn suffix_at(f: &Folded, i: usize) -> Option<(String, usize)> {
     let trimmed = run.digits.trim_start_matches('0');
     let mut suffix = if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
     let mut end = run.end;
-    // A letter counts only as a whole word: `-2A`, not the `A` of `-1 App`.
-    if let Some((letter, after_letter)) = f.next(end) {
-        let word_ends = f
-            .next(after_letter)
-            .is_none_or(|(c, _)| !c.is_ascii_alphanumeric());
-        if letter.is_ascii_uppercase() && word_ends {
-            suffix.push(letter);
-            end = after_letter;
-        }
+    if let Some(letter) = suffix_letter(f, end) {
+        suffix.push(letter);
+        end += 1;
     }
     Some((suffix, end))
+}
+
+/// The suffix letter at token `i`, right after the suffix digits.
+///
+/// Only a letter written against the digits and ending there is one: a
+/// footer goes on with words (`-1 E-mail：`, `-1 App下载`, `-1Email`), and
+/// reading their first letter as the suffix would report a correct number
+/// as a different service. So no white space may come before the letter,
+/// and no letter or digit after it (`-2A`, `-2A 版权所有`, `-3X。`,
+/// `-3X京公网安备`).
+fn suffix_letter(f: &Folded, i: usize) -> Option<char> {
+    let letter = f.at(i).filter(char::is_ascii_uppercase)?;
+    let word_ends = f.at(i + 1).is_none_or(|c| !c.is_ascii_alphanumeric());
+    word_ends.then_some(letter)
 }
 
 #[cfg(test)]
@@ -484,6 +496,8 @@ mod tests {
     #[case::mixed_case("京Icp备12345678号-1", Some("京ICP备12345678号-1"))]
     #[case::fullwidth_lower("京ｉｃｐ备12345678号-1", Some("京ICP备12345678号-1"))]
     #[case::lower_suffix_letter("京ICP备12345678号-2a", Some("京ICP备12345678号-2A"))]
+    #[case::fullwidth_suffix_letter("京ICP备12345678号-2Ａ", Some("京ICP备12345678号-2A"))]
+    #[case::suffix_letter_then_hao("滇ICP备09010050-4K号", Some("滇ICP备09010050号-4K"))]
     #[case::suffix_before_hao("滇ICP备09010050-5号", Some("滇ICP备09010050号-5"))]
     #[case::suffix_before_hao_spaced("滇ICP备09010050 - 5 号", Some("滇ICP备09010050号-5"))]
     #[case::hao_missing("京ICP备12345678-1", Some("京ICP备12345678号-1"))]
@@ -524,6 +538,8 @@ mod tests {
     #[case::year_as_suffix("京ICP备12345678号-2024", None)]
     #[case::dangling_dash("京ICP备12345678号-", None)]
     #[case::trailing_text("京ICP备12345678号-1 版权所有", None)]
+    #[case::spaced_letter_is_not_suffix("京ICP备12345678号-1 E", None)]
+    #[case::word_is_not_suffix("京ICP备12345678号-1Email", None)]
     #[case::two_numbers("京ICP备12345678号-1 京ICP备87654321号-1", None)]
     #[case::gongan_only("京公网安备11010502030143号", None)]
     #[case::empty("", None)]
@@ -567,6 +583,23 @@ mod tests {
     #[case::spaced_suffix("京ICP备12345678号 - 1 版权所有", &[("京ICP备12345678号-1", "京ICP备12345678号 - 1")])]
     #[case::suffix_then_word("京ICP备12345678号-1 App下载", &[("京ICP备12345678号-1", "京ICP备12345678号-1")])]
     #[case::letter_suffix_then_cjk("京ICP备12345678号-3X京公网安备", &[("京ICP备12345678号-3X", "京ICP备12345678号-3X")])]
+    // A suffix letter is written against the digits and ends there; the
+    // words a footer goes on with are not suffix letters.
+    #[case::email_spaced(
+        "京ICP备12345678号-1 E-mail：x@y.cn",
+        &[("京ICP备12345678号-1", "京ICP备12345678号-1")]
+    )]
+    #[case::email_word_spaced("京ICP备12345678号-1 Email", &[("京ICP备12345678号-1", "京ICP备12345678号-1")])]
+    #[case::lone_letter_spaced("京ICP备12345678号-1 E", &[("京ICP备12345678号-1", "京ICP备12345678号-1")])]
+    #[case::email_joined("京ICP备12345678号-1Email", &[("京ICP备12345678号-1", "京ICP备12345678号-1")])]
+    #[case::letter_suffix_at_end("京ICP备12345678号-2A", &[("京ICP备12345678号-2A", "京ICP备12345678号-2A")])]
+    #[case::letter_suffix_then_text(
+        "京ICP备12345678号-2A 版权所有",
+        &[("京ICP备12345678号-2A", "京ICP备12345678号-2A")]
+    )]
+    #[case::letter_suffix_then_full_stop("京ICP备12345678号-3X。", &[("京ICP备12345678号-3X", "京ICP备12345678号-3X")])]
+    #[case::letter_suffix_fullwidth("京ICP备12345678号-2Ａ", &[("京ICP备12345678号-2A", "京ICP备12345678号-2Ａ")])]
+    #[case::letter_suffix_then_digit("京ICP备12345678号-2A3", &[("京ICP备12345678号-2", "京ICP备12345678号-2")])]
     #[case::suffix_before_hao_in_text("备案：滇ICP备09010050-5号 ©2024", &[("滇ICP备09010050号-5", "滇ICP备09010050-5号")])]
     #[case::look_alike("萌ICP备12345678号", &[])]
     #[case::look_alike_then_real(
@@ -723,7 +756,7 @@ mod tests {
     const DASHES: [char; 9] = ['-', '－', '—', '–', '‐', '‑', '―', '−', '﹣'];
 
     /// `base` with white space inserted at `spaces` (char index, which
-    /// space), chars at `wide` switched to full width, `lower` ASCII letters
+    /// space; never between suffix digits and their letter), chars at `wide` switched to full width, `lower` ASCII letters
     /// lower-cased, and every dash written as `dash`.
     fn disguise(
         base: &str,
@@ -751,9 +784,21 @@ mod tests {
             .collect();
         for &(at, which) in spaces {
             let at = at % (chars.len() + 1);
-            chars.insert(at, SPACES[which % SPACES.len()]);
+            // A suffix letter is written against its digits; a space there
+            // makes it the next word (`-2 A` is `-2`).
+            let before_letter = at > 0
+                && chars[at - 1].is_numeric()
+                && chars.get(at).is_some_and(|&c| is_latin_letter(c));
+            if !before_letter {
+                chars.insert(at, SPACES[which % SPACES.len()]);
+            }
         }
         chars.into_iter().collect()
+    }
+
+    /// An ASCII or full-width Latin letter.
+    fn is_latin_letter(c: char) -> bool {
+        c.is_ascii_alphabetic() || matches!(c, 'Ａ'..='Ｚ' | 'ａ'..='ｚ')
     }
 
     proptest! {
