@@ -1,7 +1,8 @@
 //! 公安备案号 (public-security filing numbers): `京公网安备 11010502030143号`.
 //!
 //! Owns their grammar, read with the same tolerance as ICP numbers (white
-//! space anywhere, full-width forms):
+//! space anywhere, full-width forms, traditional characters such as
+//! `粵公網安備…號`):
 //!
 //! ```text
 //! number = province "公网安备" ["案"] ["号"] [":"] 14 digits ["号"]
@@ -18,8 +19,8 @@ use super::Found;
 /// Number of digits in a 公安备案号.
 const DIGITS: usize = 14;
 
-/// `号`, and its traditional form.
-const HAO: [char; 2] = ['号', '號'];
+/// `号` (its traditional form 號 is folded to it).
+const HAO: [char; 1] = ['号'];
 
 /// A public-security filing number. Two are equal when their 14 digits are
 /// (the province character often differs from the ICP one).
@@ -143,7 +144,7 @@ impl<'de> serde::Deserialize<'de> for GonganNumber {
 /// The number starting at token `i`, and the token index after it.
 fn match_at(f: &Folded, i: usize) -> Option<(GonganNumber, usize)> {
     let province = f.at(i).filter(|&c| icp::province(c).is_some())?;
-    let mut at = f.eat_word(i + 1, &[&['公'], &['网', '網'], &['安'], &['备', '備']])?;
+    let mut at = f.eat_word(i + 1, &[&['公'], &['网'], &['安'], &['备']])?;
     at = f.eat_opt(at, &['案']);
     at = f.eat_opt(at, &HAO);
     at = f.eat_opt(at, &[':']);
@@ -192,6 +193,11 @@ mod tests {
     )]
     #[case::beian_hao_label("京公网安备案号：11010502030143", Some("京公网安备11010502030143号"))]
     #[case::traditional("京公網安備11010502030143號", Some("京公网安备11010502030143号"))]
+    #[case::traditional_province("粵公網安備 44030502001234號", Some("粤公网安备44030502001234号"))]
+    #[case::traditional_province_hu(
+        "滬公網安備 31010402001234號",
+        Some("沪公网安备31010402001234号")
+    )]
     #[case::chuan("川公网安备51010702001234号", Some("川公网安备51010702001234号"))]
     #[case::gan("甘公网安备62010202000123号", Some("甘公网安备62010202000123号"))]
     #[case::look_alike("萌公网安备11010502030143号", None)]
@@ -223,6 +229,10 @@ mod tests {
     #[case::fullwidth_range(
         "公安备案：京公网安备　１１０１０５０２０３０１４３号。",
         &[("11010502030143", "京公网安备　１１０１０５０２０３０１４３号")]
+    )]
+    #[case::traditional_footer(
+        "粵ICP備12345678號 粵公網安備 44030502001234號",
+        &[("44030502001234", "粵公網安備 44030502001234號")]
     )]
     #[case::look_alike("萌公网安备11010502030143号", &[])]
     #[case::run_too_long("京公网安备1101050203014399号", &[])]

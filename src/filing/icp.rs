@@ -30,8 +30,9 @@
 //!   `-3X。`, but not the `E` of `-1 E-mail` or `-1Email` (the words a
 //!   footer goes on with). Suffix digits drop leading zeros (`-01` is
 //!   `-1`).
-//! - The traditional forms 備 and 號 read as 备 and 号, and `京ICP备案号：`
-//!   before the serial as `京ICP备`.
+//! - Traditional characters read as simplified (`滬ICP備12345678號` is
+//!   `沪ICP备12345678号`; the one table is `normalize::TRADITIONAL`), and
+//!   `京ICP备案号：` before the serial as `京ICP备`.
 //! - `parse` takes any label before the number and nothing but white space
 //!   after it.
 
@@ -62,8 +63,8 @@ const MAX_SERIAL: usize = 12;
 /// Most digits in a service suffix (`-1`, `-12`, `-123`).
 const MAX_SUFFIX_DIGITS: usize = 3;
 
-/// `号`, and its traditional form.
-const HAO: [char; 2] = ['号', '號'];
+/// `号` (its traditional form 號 is folded to it).
+const HAO: [char; 1] = ['号'];
 
 /// The canonical province string for `c`, if it is a province character.
 pub(crate) fn province(c: char) -> Option<&'static str> {
@@ -337,8 +338,8 @@ fn form_at(f: &Folded, i: usize, joint: bool) -> Option<(IcpKind, usize)> {
     match c {
         'I' if !joint => {
             let after_icp = f.eat_word(after, &[&['C'], &['P']])?;
-            let (word, mut at) = f.eat_any(after_icp, &['备', '備', '证', '證'])?;
-            let kind = if matches!(word, '备' | '備') {
+            let (word, mut at) = f.eat_any(after_icp, &['备', '证'])?;
+            let kind = if word == '备' {
                 // `京ICP备案号：12345678` names the number the same way.
                 if let Some((_, after_an)) = f.eat_any(at, &['案']) {
                     at = f.eat_opt(after_an, &HAO);
@@ -504,6 +505,9 @@ mod tests {
     #[case::hao_missing_subject("京ICP备12345678", Some("京ICP备12345678号"))]
     #[case::suffix_leading_zero("京ICP备12345678号-01", Some("京ICP备12345678号-1"))]
     #[case::traditional_chars("京ICP備12345678號-1", Some("京ICP备12345678号-1"))]
+    #[case::traditional_province("滬ICP備12345678號-1", Some("沪ICP备12345678号-1"))]
+    #[case::traditional_licence("粵ICP證030173號", Some("粤ICP证030173号"))]
+    #[case::traditional_b2("粵B2-20090059-5", Some("粤B2-20090059-5"))]
     #[case::prefix_beian("备案号：京ICP备12345678号-1", Some("京ICP备12345678号-1"))]
     #[case::prefix_icp_beian("ICP备案号：京ICP备12345678号-1", Some("京ICP备12345678号-1"))]
     #[case::prefix_licence("网站备案/许可证号：京ICP证030173号", Some("京ICP证030173号"))]
@@ -613,6 +617,10 @@ mod tests {
     #[case::trailing_space_excluded("京ICP备12345678号-1   ", &[("京ICP备12345678号-1", "京ICP备12345678号-1")])]
     #[case::label_excluded("ICP备案号：京ICP备12345678号-1", &[("京ICP备12345678号-1", "京ICP备12345678号-1")])]
     #[case::beijing_city("北京ICP备12345678号-1", &[("京ICP备12345678号-1", "京ICP备12345678号-1")])]
+    #[case::traditional_footer(
+        "版權所有 © 2024 滬ICP備12345678號-1 滬公網安備 31010402001234號",
+        &[("沪ICP备12345678号-1", "滬ICP備12345678號-1")]
+    )]
     #[case::no_number("版权所有 2024 某某公司", &[])]
     #[case::serial_run_too_long("京ICP备123456789012345号", &[])]
     #[case::gongan_is_not_icp("京公网安备 11010502030143号", &[])]
@@ -649,6 +657,9 @@ mod tests {
     #[case::joint_not_province("合字B2-20170010", "粤B2-20170010", false)]
     #[case::leading_zero_serial("京ICP备05070218号", "京ICP备5070218号", false)]
     #[case::letter_suffix("京ICP备12345678号-2", "京ICP备12345678号-2A", false)]
+    #[case::traditional_same("滬ICP備12345678號-1", "沪ICP备12345678号-1", true)]
+    #[case::traditional_yun_same("雲ICP備12345678號", "云ICP备12345678号", true)]
+    #[case::traditional_yun_not_dian("雲ICP備12345678號", "滇ICP备12345678号", false)]
     fn equality_cases(#[case] a: &str, #[case] b: &str, #[case] equal: bool) {
         let a = IcpNumber::parse(a).expect("a parses");
         let b = IcpNumber::parse(b).expect("b parses");
@@ -698,6 +709,28 @@ mod tests {
         assert_eq!(number.is_licence(), licence);
         assert_eq!(number.region(), region);
         assert_eq!(number.province(), province);
+    }
+
+    #[test]
+    fn every_traditional_province_reads_as_its_simplified_number() {
+        use crate::filing::normalize::TRADITIONAL;
+        let provinces = TRADITIONAL
+            .iter()
+            .filter(|&&(_, simple)| province(simple).is_some());
+        let mut count = 0;
+        for &(traditional, simple) in provinces {
+            let shown = IcpNumber::parse(&format!("{traditional}ICP備12345678號-1"))
+                .expect("traditional parses");
+            let filed =
+                IcpNumber::parse(&format!("{simple}ICP备12345678号-1")).expect("simplified parses");
+            assert_eq!(shown, filed, "{traditional}");
+            assert_eq!(shown.province(), Some(simple));
+            count += 1;
+        }
+        assert_eq!(
+            count, 14,
+            "every traditional province character is a province"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! (titles, service names), and the crate-private `Folded` view that the
 //! number scanners of [`super::icp`] and [`super::gongan`] read. `Folded`
 //! folds one character at a time (NFKC of the single character, ASCII upper
-//! case, one dash for every dash style, white space kept as a separator) and
+//! case, one dash for every dash style, white space kept as a separator,
+//! traditional characters of the numbers' vocabulary as simplified) and
 //! remembers where each folded character came from, so that a match maps
 //! back to a byte range of the original, un-normalised text.
 
@@ -198,15 +199,57 @@ impl Folded {
 }
 
 /// Fold one (already NFKC) character: white space and invisible format
-/// characters to [`SPACE`], every dash to `-`, ASCII letters to upper case.
+/// characters to [`SPACE`], every dash to `-`, ASCII letters to upper case,
+/// traditional characters of [`TRADITIONAL`] to their simplified form.
 fn fold_char(c: char) -> char {
     if c.is_whitespace() || is_invisible(c) {
         SPACE
     } else if is_dash(c) {
         '-'
-    } else {
+    } else if c.is_ascii() {
         c.to_ascii_uppercase()
+    } else {
+        simplified(c)
     }
+}
+
+/// Traditional forms of the characters the number scanners read, each with
+/// the simplified form it reads as. Numbers are issued in simplified script,
+/// but sites in traditional script show the same number
+/// (`滬ICP備12345678號-1` is `沪ICP备12345678号-1`, `粵公網安備…號` a 公安
+/// number). The province characters that are written alike in both scripts
+/// (京 津 冀 黑 吉 浙 皖 鄂 湘 渝 蜀 黔 滇 藏 青 新 甘 蒙 豫 桂 川) and 案 公 安
+/// need no entry. This is the only table of them: the scanners in
+/// [`super::icp`] and [`super::gongan`] see simplified text only.
+pub(crate) const TRADITIONAL: [(char, char); 18] = [
+    // Provinces.
+    ('滬', '沪'),
+    ('遼', '辽'),
+    ('蘇', '苏'),
+    ('閩', '闽'),
+    ('贛', '赣'),
+    ('魯', '鲁'),
+    ('粵', '粤'),
+    ('貴', '贵'),
+    ('隴', '陇'),
+    ('寧', '宁'),
+    ('晉', '晋'),
+    ('瓊', '琼'),
+    ('陝', '陕'),
+    ('雲', '云'),
+    // The words of the forms: ICP備, ICP證, 公網安備, 號.
+    ('備', '备'),
+    ('號', '号'),
+    ('證', '证'),
+    ('網', '网'),
+];
+
+/// The simplified form of `c` if [`TRADITIONAL`] has one, else `c`.
+fn simplified(c: char) -> char {
+    TRADITIONAL
+        .iter()
+        .find(|&&(traditional, _)| traditional == c)
+        .map_or(c, |&(_, simple)| simple)
 }
 
 /// Zero-width and soft-hyphen characters: not shown, so they separate like
@@ -262,9 +305,41 @@ mod tests {
     #[case::ideographic_space('\u{3000}', SPACE)]
     #[case::zero_width('\u{200B}', SPACE)]
     #[case::cjk_kept('京', '京')]
+    #[case::simplified_kept('沪', '沪')]
+    // Traditional characters of the numbers' vocabulary.
+    #[case::hu_shanghai('滬', '沪')]
+    #[case::liao_liaoning('遼', '辽')]
+    #[case::su_jiangsu('蘇', '苏')]
+    #[case::min_fujian('閩', '闽')]
+    #[case::gan_jiangxi('贛', '赣')]
+    #[case::lu_shandong('魯', '鲁')]
+    #[case::yue_guangdong('粵', '粤')]
+    #[case::gui_guizhou('貴', '贵')]
+    #[case::long_gansu('隴', '陇')]
+    #[case::ning_ningxia('寧', '宁')]
+    #[case::jin_shanxi('晉', '晋')]
+    #[case::qiong_hainan('瓊', '琼')]
+    #[case::shan_shaanxi('陝', '陕')]
+    #[case::yun_yunnan('雲', '云')]
+    #[case::bei_filing('備', '备')]
+    #[case::hao_number('號', '号')]
+    #[case::zheng_licence('證', '证')]
+    #[case::wang_net('網', '网')]
     fn fold_cases(#[case] input: char, #[case] expected: char) {
         let folded = Folded::new(&input.to_string());
         assert_eq!(folded.at(0), Some(expected));
+    }
+
+    #[test]
+    fn traditional_table_folds_every_pair_to_a_fixed_point() {
+        for (traditional, simple) in TRADITIONAL {
+            let folded = Folded::new(&format!("{traditional}{simple}"));
+            assert_eq!(
+                (folded.at(0), folded.at(1)),
+                (Some(simple), Some(simple)),
+                "{traditional}"
+            );
+        }
     }
 
     #[test]
