@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::browser::launch::ResolveRule;
 use crate::browser::recycle::MEMORY_SAMPLE_INTERVAL;
 use crate::browser::{ChromeConfig, RecyclePolicy};
+use crate::cgroup;
 use crate::cli::{FailOn, LogFormat, ScanArgs, SchemePolicy};
 use crate::error::Error;
 use crate::input::record::to_ascii_host;
@@ -173,37 +174,43 @@ fn parse_resolve(text: &str) -> Result<ResolveRule, Error> {
 
 /// What the machine (or the container's cgroup) offers.
 struct Machine {
-    cores: usize,
+    /// CPUs this process may use: the cores it can run on, or the cgroup
+    /// CPU quota when that is less (0.2 for a fifth of a CPU).
+    cpus: f64,
     memory_bytes: Option<u64>,
 }
 
 impl Machine {
     fn detect() -> Machine {
+        // `available_parallelism` honours the quota too, but rounds it up
+        // (0.2 CPU reads as one core), so the quota is read as a fraction.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Machine {
-            // Honours cgroup CPU quotas on Linux.
-            cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-            memory_bytes: cgroup_memory_limit().or_else(mem_available),
+            cpus: usable_cpus(cores, cgroup::cpu_quota()),
+            memory_bytes: cgroup::memory_limit().or_else(mem_available),
         }
     }
 
-    /// Pages at once: sixteen per core — a page spends most of its life
+    /// Pages at once: sixteen per CPU — a page spends most of its life
     /// waiting (the network, its timers, settling; a record's tab also
     /// between its renders), so fewer leave the cores idle even with no
     /// added latency (README "Benchmark": 32 pages beat 16 on 2 cores in
-    /// both regimes) — but no more than memory allows at [`PAGE_MEMORY`] a
-    /// page.
+    /// both regimes) — but only eight per CPU below one CPU, where the
+    /// renderer is starved and more pages only queue behind it, and no
+    /// more than memory allows at [`PAGE_MEMORY`] a page.
     fn default_concurrency(&self) -> usize {
-        let by_cpu = self.cores * 16;
+        let per_cpu = if self.cpus < 1.0 { 8.0 } else { 16.0 };
+        let by_cpu = whole(per_cpu * self.cpus).max(1);
         let by_memory = self.memory_bytes.map_or(usize::MAX, |m| {
             usize::try_from(m / PAGE_MEMORY).unwrap_or(usize::MAX)
         });
         by_cpu.min(by_memory).clamp(1, 64)
     }
 
-    /// One browser per two cores: each Chromium already spreads its
-    /// renderers over the cores.
+    /// One browser per two CPUs (a part CPU counts as one): each Chromium
+    /// already spreads its renderers over the cores.
     fn default_browsers(&self) -> usize {
-        self.cores.div_ceil(2).clamp(1, 8)
+        whole(self.cpus.ceil()).div_ceil(2).clamp(1, 8)
     }
 
     /// The memory past which a browser is recycled: 3/4 of its share of the
@@ -218,6 +225,24 @@ impl Machine {
     }
 }
 
+/// The CPUs a process may use: its `cores`, or the cgroup `quota` (in CPUs)
+/// when that is less.
+fn usable_cpus(cores: usize, quota: Option<f64>) -> f64 {
+    let cores = f64::from(u32::try_from(cores).unwrap_or(u32::MAX));
+    quota.map_or(cores, |q| q.min(cores))
+}
+
+/// `x` rounded to the nearest whole number, within `0..=1024` (more than
+/// any default needs; a NaN is 0).
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "clamped to 0..=1024 first"
+)]
+fn whole(x: f64) -> usize {
+    x.round().clamp(0.0, 1024.0) as usize
+}
+
 /// Memory budgeted per page at once when the default concurrency is
 /// derived: the whole Chromium tree measured ~700 MiB PSS at 16 pages and
 /// ~1 GiB at 32 on the benchmark farm (≈ 25 MiB a page over a ~250 MiB
@@ -225,19 +250,6 @@ impl Machine {
 /// more, so 128 MiB a page keeps 16 pages inside a 2 GiB pod with room to
 /// spare.
 const PAGE_MEMORY: u64 = 128 << 20;
-
-/// The cgroup v2 (or v1) memory limit, when one is set.
-fn cgroup_memory_limit() -> Option<u64> {
-    [
-        "/sys/fs/cgroup/memory.max",
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read_to_string(p).ok())
-    .and_then(|s| s.trim().parse::<u64>().ok())
-    // v1 reports "no limit" as a huge number.
-    .filter(|&n| n < (1 << 50))
-}
 
 /// `MemAvailable` from /proc/meminfo.
 fn mem_available() -> Option<u64> {
@@ -302,31 +314,49 @@ mod tests {
         #[case] mib: Option<u64>,
     ) {
         let m = Machine {
-            cores: 2,
+            cpus: 2.0,
             memory_bytes,
         };
         assert_eq!(m.default_recycle_memory(browsers), mib.map(|x| x << 20));
     }
 
     #[rstest]
-    #[case::two_cores_plenty(2, Some(24 << 30), 32, 1)]
-    #[case::two_cores_two_gib(2, Some(2 << 30), 16, 1)]
-    #[case::two_cores_one_gib(2, Some(1 << 30), 8, 1)]
-    #[case::tiny(1, Some(100 << 20), 1, 1)]
-    #[case::eight_cores(8, None, 64, 4)]
+    #[case::two_cores_plenty(2.0, Some(24 << 30), 32, 1)]
+    #[case::two_cores_two_gib(2.0, Some(2 << 30), 16, 1)]
+    #[case::two_cores_one_gib(2.0, Some(1 << 30), 8, 1)]
+    #[case::tiny(1.0, Some(100 << 20), 1, 1)]
+    #[case::eight_cores(8.0, None, 64, 4)]
+    #[case::one_cpu(1.0, None, 16, 1)]
+    #[case::one_and_a_half(1.5, None, 24, 1)]
+    #[case::two_and_a_half(2.5, None, 40, 2)]
+    // Below one CPU, eight pages a CPU.
+    #[case::fifth_of_a_cpu(0.2, None, 2, 1)]
+    #[case::half_a_cpu(0.5, None, 4, 1)]
+    #[case::tenth_of_a_cpu(0.1, None, 1, 1)]
+    #[case::hundredth_of_a_cpu(0.01, None, 1, 1)]
+    #[case::just_under_one(0.9, None, 7, 1)]
+    #[case::fifth_memory_bound(0.2, Some(128 << 20), 1, 1)]
     fn machine_defaults(
-        #[case] cores: usize,
+        #[case] cpus: f64,
         #[case] memory_bytes: Option<u64>,
         #[case] pages: usize,
         #[case] browsers: usize,
     ) {
-        let m = Machine {
-            cores,
-            memory_bytes,
-        };
+        let m = Machine { cpus, memory_bytes };
         assert_eq!(
             (m.default_concurrency(), m.default_browsers()),
             (pages, browsers)
         );
+    }
+
+    #[rstest]
+    #[case::no_quota(2, None, 2.0)]
+    #[case::fifth(2, Some(0.2), 0.2)]
+    #[case::one_and_a_half(2, Some(1.5), 1.5)]
+    #[case::quota_above_cores(2, Some(4.0), 2.0)]
+    #[case::rounded_up_core(1, Some(0.2), 0.2)]
+    fn usable_cpu_cases(#[case] cores: usize, #[case] quota: Option<f64>, #[case] cpus: f64) {
+        let got = usable_cpus(cores, quota);
+        assert!((got - cpus).abs() < f64::EPSILON, "{got} CPUs, want {cpus}");
     }
 }

@@ -26,9 +26,12 @@
 //! - [`scan`] wires the stages together and owns all concurrency
 //!   ([`budget`]: the pages open at once; [`throttle`]: politeness).
 //! - [`report`] turns a scan's output into one HTML page for people.
+//! - `cgroup` reads the container's CPU quota, memory limit and CPU
+//!   throttling, from which [`config`] derives its defaults.
 
 pub mod browser;
 pub mod budget;
+mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod error;
