@@ -93,6 +93,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use beian_audit::output::writer::escape_line_separators;
 use clap::Parser;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -661,11 +662,13 @@ impl Farm {
             "ua": request.header("user-agent"),
             "sec_ch_ua_mobile": request.header("sec-ch-ua-mobile"),
         });
-        let mut line = line.to_string();
-        line.push('\n');
+        // A header may carry U+2028 and the like; escaped, the entry stays
+        // one line for any reader, as the scan's own output does.
+        let mut line = escape_line_separators(line.to_string().as_bytes()).into_owned();
+        line.push(b'\n');
         // One write_all per line on an O_APPEND file keeps lines whole.
         if let Ok(mut file) = log.lock() {
-            let _ = file.write_all(line.as_bytes());
+            let _ = file.write_all(&line);
         }
     }
 }

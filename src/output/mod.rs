@@ -11,6 +11,8 @@
 //! (one [`TargetReport`] per host × device) and `elapsed_ms`. Beyond SPEC,
 //! a target that `--scheme auto` opened over http after https failed
 //! carries `https_error`, why https failed; other targets omit it.
+//! U+2028, U+2029 and U+0085 in strings are written as `\u` escapes, so a
+//! line is one record also for readers that split on Unicode line breaks.
 
 pub mod evidence;
 pub mod report;

@@ -24,6 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::report::millis;
+use super::writer::escape_line_separators;
 use super::RecordReport;
 use crate::cli::FailOn;
 use crate::error::Error;
@@ -424,7 +425,11 @@ fn secs(ms: u64) -> f64 {
 }
 
 /// The tracing writer: stderr, with the progress bar (if any) suspended
-/// while a log line is written, so lines and bar never interleave.
+/// while a log line is written, so lines and bar never interleave. U+2028,
+/// U+2029 and U+0085 (a page title quoted in a message) are written as
+/// `\u2028`, `\u2029`, `\u0085`, so that a `--log-format json` event stays
+/// one line for readers that split on Unicode line breaks, as output lines
+/// do ([`escape_line_separators`]); tracing writes each event in one call.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogWriter;
 
@@ -438,10 +443,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let line = escape_line_separators(buf);
         let bar = BAR.lock().unwrap_or_else(PoisonError::into_inner).clone();
         match bar {
-            Some(bar) => bar.suspend(|| io::stderr().lock().write_all(buf))?,
-            None => io::stderr().lock().write_all(buf)?,
+            Some(bar) => bar.suspend(|| io::stderr().lock().write_all(&line))?,
+            None => io::stderr().lock().write_all(&line)?,
         }
         Ok(buf.len())
     }
