@@ -74,10 +74,6 @@ pub(crate) fn memory_limit() -> Option<u64> {
 /// `cpu.stat` (or, when its own directory is not mounted here, the nearest
 /// one above it that is). `None` where no `cpu.stat` has the counters (no
 /// cgroup CPU controller).
-#[expect(
-    dead_code,
-    reason = "a reader for reporting CPU starvation; nothing calls it yet"
-)]
 pub(crate) fn cpu_throttled() -> Option<CpuThrottle> {
     cpu_dirs()
         .iter()

@@ -45,6 +45,7 @@ pub mod page;
 pub mod report;
 pub mod rules;
 pub mod scan;
+mod starvation;
 pub mod targets;
 pub mod throttle;
 

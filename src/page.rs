@@ -35,6 +35,11 @@ pub struct PageSnapshot {
     /// `final_url`) are filled; the scan reports that render's page.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub joined: bool,
+    /// Why the page was read before it settled (its budget ran out while
+    /// it was still changing, or the renderer was starved); `None` when it
+    /// settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsettled: Option<String>,
 }
 
 /// Text of one block-level container: its inline pieces in document order.
@@ -45,6 +50,10 @@ pub struct PageSnapshot {
 pub struct TextBlock {
     /// The inline pieces; concatenating their `text` gives the block's text.
     pub segments: Vec<TextSegment>,
+    /// The URL of the frame the block is shown in; `None` for the top
+    /// document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
 }
 
 impl TextBlock {
@@ -78,6 +87,10 @@ pub struct PageLink {
     pub visible: bool,
     /// Whether it sits in a footer-like container or in the bottom quarter.
     pub in_footer: bool,
+    /// The URL of the frame the link is shown in; `None` for the top
+    /// document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
 }
 
 /// Why a target never produced a page: the site's fault.

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::browser::same_url;
-use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions, Tab};
+use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions, Rendered, Tab};
 use crate::budget::{PageBudget, PagePermit};
 use crate::cli::{LogFormat, SchemePolicy};
 use crate::config::ScanConfig;
@@ -31,6 +31,7 @@ use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{PageSnapshot, TargetFailure, Unreachable};
 use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
+use crate::starvation::Starvation;
 use crate::targets::{expand, Device, Target};
 use crate::throttle::Throttle;
 
@@ -45,6 +46,11 @@ struct Ctx {
     throttle: Throttle,
     /// `--concurrency` pages: one a record, a second one when spare.
     pages: Arc<PageBudget>,
+    /// Whether the worker was starved of CPU during a render.
+    starvation: Starvation,
+    /// One starved render's retry at a time, so that it has the machine's
+    /// room the first attempt lacked.
+    retry_room: tokio::sync::Semaphore,
 }
 
 /// Run a whole scan; the exit status says what `--fail-on` makes of it.
@@ -67,6 +73,8 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let ctx = Arc::new(Ctx {
         throttle: Throttle::new(config.rate),
         pages: Arc::new(PageBudget::new(concurrency)),
+        starvation: Starvation::start(),
+        retry_room: tokio::sync::Semaphore::new(1),
         config,
         pool,
     });
@@ -661,8 +669,10 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
     .await?)
 }
 
-/// Render, retrying crawler failures (ours, not the site's) with backoff.
-/// With `--evidence`, the page's bottom is captured too.
+/// Render, retrying crawler failures (ours, not the site's) with backoff,
+/// and renders the worker's starvation spoiled (see [`crate::starvation`])
+/// once with a fresh budget. With `--evidence`, the page's bottom is
+/// captured too.
 async fn render_with_retries(
     ctx: &Ctx,
     tab: &mut Tab<'_>,
@@ -671,6 +681,7 @@ async fn render_with_retries(
     join: Option<&Landing>,
 ) -> Result<(PageSnapshot, Option<Vec<u8>>), TargetFailure> {
     let mut attempt = 0;
+    let mut starved_retry = None;
     let options = RenderOptions {
         screenshot_bottom: ctx.config.evidence.is_some(),
         navigate_gate: ctx.throttle.rate_limiter(),
@@ -678,7 +689,32 @@ async fn render_with_retries(
     };
     let budget = ctx.config.timeout;
     loop {
-        match tab.render_with(target, url, budget, options.clone()).await {
+        let before = ctx.starvation.mark();
+        let result = tab.render_with(target, url, budget, options.clone()).await;
+        let starved = spoiled_by_load(&result)
+            .then(|| ctx.starvation.since(before))
+            .flatten();
+        if let Some(why) = starved {
+            if starved_retry.is_none() {
+                tracing::info!(%url, %why, "render spoiled by the worker's starvation; retrying with a fresh budget");
+                starved_retry = Some(ctx.retry_room.acquire().await);
+                continue;
+            }
+            // Starved again, even alone: ours, not the site's.
+            match result {
+                Ok(rendered) => {
+                    let mut snapshot = rendered.snapshot;
+                    snapshot.unsettled = snapshot.unsettled.map(|u| format!("{u}; {why}"));
+                    return Ok((snapshot, rendered.screenshot));
+                }
+                Err(e) => {
+                    return Err(TargetFailure::Crawler {
+                        reason: format!("{e}, but {why}: not the site's fault"),
+                    })
+                }
+            }
+        }
+        match result {
             Ok(rendered) => return Ok((rendered.snapshot, rendered.screenshot)),
             Err(RenderError::Site(why)) => return Err(TargetFailure::Unreachable(why)),
             Err(RenderError::Refused { host, address }) => {
@@ -695,6 +731,18 @@ async fn render_with_retries(
                 });
             }
         }
+    }
+}
+
+/// Whether a render ended the way a starved worker makes renders end: its
+/// budget ran out before the page arrived, answered or settled.
+fn spoiled_by_load(result: &Result<Rendered, RenderError>) -> bool {
+    match result {
+        Ok(rendered) => rendered.snapshot.unsettled.is_some(),
+        Err(RenderError::Site(why)) => {
+            matches!(why, Unreachable::Timeout { .. } | Unreachable::ScriptHung)
+        }
+        Err(_) => false,
     }
 }
 

@@ -1,20 +1,31 @@
-// extract.js — the facts of one rendered page, read once settling is over.
+// extract.js — the facts of one rendered document, read once settling is over.
 //
-// render.rs evaluates this file in an ISOLATED world (Page.createIsolatedWorld)
-// with returnByValue: it shares the page's DOM but none of its JavaScript
-// globals, so a site that replaces Array.prototype.map, JSON.stringify or
-// Element.prototype.getBoundingClientRect cannot disturb it.
+// render.rs evaluates this function in an ISOLATED world
+// (Page.createIsolatedWorld): it shares the page's DOM but none of its
+// JavaScript globals, so a site that replaces Array.prototype.map,
+// JSON.stringify or Element.prototype.getBoundingClientRect cannot disturb it.
+// It runs once in every frame a visitor sees (the top document, iframes,
+// frames of a frameset); render.rs places each frame's facts in the top
+// page with `placement` below.
 //
-// It reports facts and recognises nothing: no ICP pattern lives here. Text
-// is grouped into blocks; only blocks whose NFKC-normalised text holds at
-// least MIN_DIGITS digits are returned (every ICP and 公安 number has more),
-// and styles and geometry are computed only for those.
-//
-// The value returned matches render.rs's `Extracted`:
-//   { title, url, empty, status,
+// Called with `this` an Element (Runtime.callFunctionOn on a frame's owner
+// element), it returns that element's placement in its own document:
+//   { left, top, width, height, visible, in_footer, view_width, view_height }
+// Otherwise it reads the whole document and returns render.rs's `Extracted`:
+//   { title, url, empty, status, view_width, view_height,
 //     blocks: [{ segments: [{ text, href, visible, in_footer }] }],
 //     links:  [{ text, href, visible, in_footer }] }
-(() => {
+//
+// It reports facts and recognises nothing: no ICP pattern lives here. Text
+// is grouped into runs a visitor reads as one text: the inline content of
+// one block, side by side on one line. Only runs whose NFKC-normalised text
+// holds at least MIN_DIGITS digits are returned (every ICP and 公安 number
+// has more), and styles and geometry are computed only for those.
+//
+// Every string returned is well-formed UTF-16: a lone surrogate (from the
+// page, or from a cut inside a pair) would make the reply unparsable and
+// lose the whole render.
+function () {
   'use strict';
 
   // Caps, so a hostile page cannot blow up the worker's memory or time.
@@ -32,29 +43,61 @@
 
   // Subtrees that are never displayed text.
   const SKIP = new Set(['script', 'style', 'template', 'noscript', 'head', 'title']);
-  // Inline elements: their text belongs to the enclosing block, so a number
-  // split over <span>s comes back whole in one block.
-  const INLINE = new Set([
-    'a', 'span', 'b', 'i', 'em', 'strong', 'small', 'font', 'u', 's', 'label', 'abbr',
-    'code', 'sub', 'sup', 'bdi', 'bdo', 'mark', 'q', 'cite', 'time', 'big', 'tt',
-    'strike', 'del', 'ins', 'dfn', 'kbd', 'var', 'samp', 'nobr', 'data', 'wbr',
-  ]);
 
-  const doc = document;
+  const doc = this && this.nodeType === 1 ? this.ownerDocument : document;
+  const win = doc.defaultView || window;
   const root = doc.documentElement;
-  const scrollX = window.scrollX;
-  const scrollY = window.scrollY;
   const body = doc.body;
+  const scrollX = win.scrollX;
+  const scrollY = win.scrollY;
+  const viewWidth = win.innerWidth;
+  const viewHeight = win.innerHeight;
   const docWidth = Math.max(root ? root.scrollWidth : 0, body ? body.scrollWidth : 0);
   const docHeight = Math.max(root ? root.scrollHeight : 0, body ? body.scrollHeight : 0);
 
-  const clip = (s, n) => (s.length > n ? s.slice(0, n) : s);
-  const isInline = (el) => INLINE.has(el.localName) || el.localName.includes('-');
-  // Parent element, crossing out of an open shadow root to its host.
+  // Well-formed, and cut on a character boundary: never inside a pair.
+  const wellFormed = (s) => (typeof s.toWellFormed === 'function'
+    ? s.toWellFormed()
+    : s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));
+  const clip = (s, n) => {
+    if (s.length <= n) return wellFormed(s);
+    const code = s.charCodeAt(n - 1);
+    const end = code >= 0xd800 && code <= 0xdbff ? n - 1 : n;
+    return wellFormed(s.slice(0, end));
+  };
+
+  const styleCache = new Map();
+  const style = (el) => {
+    let cs = styleCache.get(el);
+    if (cs === undefined) {
+      cs = win.getComputedStyle(el);
+      styleCache.set(el, cs);
+    }
+    return cs;
+  };
+
+  // Parent element, crossing out of a shadow root (open, or closed: settle.js
+  // lets this world see those) to its host.
   const up = (node) => {
     if (node.parentElement) return node.parentElement;
     const p = node.parentNode;
     return p && p.nodeType === 11 && p.host ? p.host : null;
+  };
+  // Whether the layout puts an element's content on the line of its
+  // parent's: only `display: inline` (and `contents`, which has no box).
+  // Flex and grid items are blockified by the browser, table cells and
+  // inline-blocks are boxes of their own: each is a separate text, so
+  // `<span>京ICP备…号-1</span><span>400-800-8888</span>` in a flex row
+  // never reads as `…号-1400-800-8888`.
+  const inlineCache = new Map();
+  const isInline = (el) => {
+    let v = inlineCache.get(el);
+    if (v === undefined) {
+      const d = style(el).display;
+      v = d === 'inline' || d === 'contents' || d === 'ruby' || d === 'ruby-text';
+      inlineCache.set(el, v);
+    }
+    return v;
   };
   const blockOf = (el) => {
     let b = el;
@@ -62,61 +105,7 @@
     return b;
   };
 
-  // ---- 1. Walk the text in document order, grouped into block runs. ----
-  // A run is a maximal sequence of text (and <br>) whose block container is
-  // the same; `<div>A<p>B</p>C</div>` gives three runs: A, B, C.
-  const runs = [];
-  let current = null;
-  let visited = 0;
-  let hasText = false;
-
-  const push = (node, block) => {
-    if (!current || current.block !== block || current.parts.length >= MAX_SEGMENTS) {
-      current = { block, parts: [] };
-      runs.push(current);
-    }
-    current.parts.push(node);
-  };
-
-  const walk = (start, depth) => {
-    const walker = doc.createTreeWalker(start, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
-      acceptNode: (n) =>
-        n.nodeType === 1 && SKIP.has(n.localName) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
-    });
-    for (let n = walker.nextNode(); n && visited < MAX_NODES; n = walker.nextNode()) {
-      visited += 1;
-      if (n.nodeType === 3) {
-        const parent = up(n);
-        if (!parent || !n.data) continue;
-        if (!hasText && n.data.trim()) hasText = true;
-        push(n, blockOf(parent));
-      } else if (n.localName === 'br') {
-        const block = blockOf(up(n) || n);
-        if (current && current.block === block) push(n, block);
-      } else if (n.shadowRoot && depth < MAX_SHADOW_DEPTH) {
-        walk(n.shadowRoot, depth + 1);
-      }
-    }
-  };
-  const start = body || root;
-  if (start) walk(start, 0);
-
-  // ---- 2. Keep only runs that could carry a filing number. ----
-  const textOf = (n) => (n.nodeType === 3 ? clip(n.data, MAX_TEXT) : '\n');
-  const digitCount = (s) => {
-    const m = s.normalize('NFKC').match(/[0-9]/g);
-    return m ? m.length : 0;
-  };
-  let candidates = runs.filter((r) => digitCount(r.parts.map(textOf).join('')) >= MIN_DIGITS);
-  if (candidates.length > MAX_BLOCKS) {
-    candidates = candidates
-      .slice(0, HEAD_BLOCKS)
-      .concat(candidates.slice(candidates.length - (MAX_BLOCKS - HEAD_BLOCKS)));
-  }
-
-  // ---- 3. Visibility and position facts. ----
-  const styleCache = new Map();
-  const footerCache = new Map();
+  // ---- Visibility and position facts. ----
 
   // Alpha of a computed colour: rgb(), rgba(), or any `… / a)` form.
   const alpha = (c) => {
@@ -132,7 +121,7 @@
   // fill is then the gradient-text trick, not hiding.
   const backgroundClipsText = (el) => {
     for (let a = el, i = 0; a && i < 8; a = up(a), i += 1) {
-      const cs = getComputedStyle(a);
+      const cs = style(a);
       if (cs.backgroundClip === 'text' || cs.webkitBackgroundClip === 'text') return true;
     }
     return false;
@@ -140,19 +129,20 @@
 
   // display:none / visibility:hidden / opacity:0 up the tree, or text drawn
   // in a colour with zero alpha.
+  const visibleCache = new Map();
   const styleVisible = (el) => {
-    let ok = styleCache.get(el);
+    let ok = visibleCache.get(el);
     if (ok !== undefined) return ok;
     ok = typeof el.checkVisibility === 'function'
       ? el.checkVisibility({ opacityProperty: true, visibilityProperty: true })
       : true;
     if (ok) {
-      const cs = getComputedStyle(el);
+      const cs = style(el);
       const fill = cs.webkitTextFillColor || cs.color;
       const stroked = parseFloat(cs.webkitTextStrokeWidth) > 0 && alpha(cs.webkitTextStrokeColor) > 0;
       if (alpha(fill) === 0 && !stroked && !backgroundClipsText(el)) ok = false;
     }
-    styleCache.set(el, ok);
+    visibleCache.set(el, ok);
     return ok;
   };
 
@@ -183,7 +173,7 @@
   const clipByAncestors = (el, r) => {
     let { left, top, right, bottom } = r;
     for (let a = el; a && a !== root && a !== body; a = up(a)) {
-      const cs = getComputedStyle(a);
+      const cs = style(a);
       if (cs.clipPath && cs.clipPath !== 'none' && clipPathEmpty(cs.clipPath)) return null;
       const hidesX = cs.overflowX === 'hidden' || cs.overflowX === 'clip';
       const hidesY = cs.overflowY === 'hidden' || cs.overflowY === 'clip';
@@ -231,6 +221,7 @@
   };
 
   // Inside <footer>, or an element whose id, class or role names a footer.
+  const footerCache = new Map();
   const footerish = (el) => {
     if (!el) return false;
     let f = footerCache.get(el);
@@ -240,7 +231,19 @@
     footerCache.set(el, f);
     return f;
   };
-  const atBottom = (top) => docHeight > 0 && top + scrollY >= docHeight * 0.75;
+
+  // The height "the bottom" is measured against: the document's, or on a
+  // page shorter than the viewport the bottom of its content (the root's
+  // scroll height is never less than the viewport's, so a short page's
+  // last line would otherwise sit in its top half).
+  let contentHeight = docHeight;
+  if (body && docHeight <= viewHeight + 1) {
+    const range = doc.createRange();
+    range.selectNodeContents(body);
+    const bottom = range.getBoundingClientRect().bottom + scrollY;
+    if (bottom > 0) contentHeight = Math.min(docHeight, bottom);
+  }
+  const atBottom = (top) => contentHeight > 0 && top + scrollY >= contentHeight * 0.75;
 
   const hrefOf = (node) => {
     for (let a = node.nodeType === 1 ? node : up(node); a; a = up(a)) {
@@ -251,6 +254,127 @@
     }
     return null;
   };
+
+  // ---- A frame's owner element: where its frame sits in this document. ----
+  if (this && this.nodeType === 1) {
+    const el = this;
+    const r = el.getBoundingClientRect();
+    const seen = styleVisible(el) ? seenRect(el, el.getClientRects()) : null;
+    return {
+      left: r.left + el.clientLeft,
+      top: r.top + el.clientTop,
+      width: el.clientWidth,
+      height: el.clientHeight,
+      visible: seen !== null && el.clientWidth >= MIN_SIZE && el.clientHeight >= MIN_SIZE,
+      in_footer: footerish(el) || atBottom(r.top),
+      view_width: viewWidth,
+      view_height: viewHeight,
+    };
+  }
+
+  // ---- 1. Walk the text in document order, grouped into runs. ----
+  // A run is a maximal sequence of text (and <br>) whose block container is
+  // the same; `<div>A<p>B</p>C</div>` gives three runs: A, B, C. Text that
+  // CSS generates (`::before`/`::after` content) takes its place in the
+  // walk as a piece of its element.
+  const runs = [];
+  let current = null;
+  let visited = 0;
+  let hasText = false;
+
+  const push = (piece, block) => {
+    if (!current || current.block !== block || current.parts.length >= MAX_SEGMENTS) {
+      current = { block, parts: [] };
+      runs.push(current);
+    }
+    current.parts.push(piece);
+  };
+
+  // The text of a `content` value: its strings and attr() values; counters,
+  // quotes and images say nothing a filing number needs.
+  const contentText = (content, el) => {
+    if (!content || content === 'none' || content === 'normal') return '';
+    let out = '';
+    const re = /"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|attr\(\s*([\w-]+)\s*\)/g;
+    for (let m = re.exec(content); m; m = re.exec(content)) {
+      if (m[3]) out += el.getAttribute(m[3]) || '';
+      else out += (m[1] !== undefined ? m[1] : m[2]).replace(/\\([0-9a-fA-F]{1,6})\s?|\\(.)/g,
+        (_, hex, ch) => (hex ? String.fromCodePoint(parseInt(hex, 16)) : ch));
+    }
+    return out;
+  };
+  // A `::before`/`::after` box of `el` as a piece, or null.
+  const pseudo = (el, which) => {
+    const cs = win.getComputedStyle(el, which);
+    const text = contentText(cs.content, el);
+    if (!text || cs.display === 'none') return null;
+    return { pseudo: true, el, text };
+  };
+  const isInlinePseudo = (el, which) => {
+    const d = win.getComputedStyle(el, which).display;
+    return d === 'inline' || d === 'contents';
+  };
+
+  const walk = (start, depth) => {
+    const walker = doc.createTreeWalker(start, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) =>
+        n.nodeType === 1 && SKIP.has(n.localName) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+    });
+    // Elements whose ::after is still due: it comes after their last
+    // descendant, i.e. before the next node outside them.
+    const open = [];
+    const closeUntil = (n) => {
+      while (open.length && !open[open.length - 1].contains(n)) {
+        const el = open.pop();
+        const p = pseudo(el, '::after');
+        if (p) addPseudo(p, el, '::after');
+      }
+    };
+    for (let n = walker.nextNode(); n && visited < MAX_NODES; n = walker.nextNode()) {
+      visited += 1;
+      closeUntil(n);
+      if (n.nodeType === 3) {
+        const parent = up(n);
+        if (!parent || !n.data) continue;
+        if (!hasText && n.data.trim()) hasText = true;
+        push(n, blockOf(parent));
+      } else if (n.localName === 'br') {
+        const block = blockOf(up(n) || n);
+        if (current && current.block === block) push(n, block);
+      } else {
+        const before = pseudo(n, '::before');
+        if (before) addPseudo(before, n, '::before');
+        open.push(n);
+        if (n.shadowRoot && depth < MAX_SHADOW_DEPTH) walk(n.shadowRoot, depth + 1);
+      }
+    }
+    while (open.length) {
+      const el = open.pop();
+      const p = pseudo(el, '::after');
+      if (p) addPseudo(p, el, '::after');
+    }
+  };
+  // Generated text belongs to its element's block when it is inline, else
+  // it is a block of its own.
+  const addPseudo = (p, el, which) => {
+    if (!hasText && p.text.trim()) hasText = true;
+    push(p, isInlinePseudo(el, which) ? blockOf(el) : p);
+  };
+  const start = body || root;
+  if (start) walk(start, 0);
+
+  // ---- 2. Keep only runs that could carry a filing number. ----
+  const textOf = (n) => (n.pseudo ? clip(n.text, MAX_TEXT) : n.nodeType === 3 ? clip(n.data, MAX_TEXT) : '\n');
+  const digitCount = (s) => {
+    const m = s.normalize('NFKC').match(/[0-9]/g);
+    return m ? m.length : 0;
+  };
+  let candidates = runs.filter((r) => digitCount(r.parts.map(textOf).join('')) >= MIN_DIGITS);
+  if (candidates.length > MAX_BLOCKS) {
+    candidates = candidates
+      .slice(0, HEAD_BLOCKS)
+      .concat(candidates.slice(candidates.length - (MAX_BLOCKS - HEAD_BLOCKS)));
+  }
 
   const textFacts = (t) => {
     const el = up(t);
@@ -263,8 +387,18 @@
       in_footer: footerish(el) || atBottom(firstTop),
     };
   };
+  // Generated text is seen where its element's boxes are.
+  const pseudoFacts = (p) => {
+    const el = p.el;
+    const seen = styleVisible(el) ? seenRect(el, el.getClientRects()) : null;
+    return {
+      href: hrefOf(el),
+      visible: seen !== null,
+      in_footer: footerish(el) || atBottom(el.getBoundingClientRect().top),
+    };
+  };
 
-  // ---- 4. Blocks: segments, adjacent ones with equal facts merged. ----
+  // ---- 3. Blocks: segments, adjacent ones with equal facts merged. ----
   const blocks = [];
   for (const run of candidates) {
     const segments = [];
@@ -272,11 +406,13 @@
       const text = textOf(node);
       const last = segments[segments.length - 1];
       // A <br> or white space carries no number: it takes its neighbour's facts.
-      const facts = (node.nodeType !== 3 || !text.trim()) && last
+      const facts = (node.pseudo ? !text.trim() : (node.nodeType !== 3 || !text.trim())) && last
         ? { href: last.href, visible: last.visible, in_footer: last.in_footer }
-        : node.nodeType === 3
-          ? textFacts(node)
-          : { href: hrefOf(node), visible: false, in_footer: footerish(up(node)) };
+        : node.pseudo
+          ? pseudoFacts(node)
+          : node.nodeType === 3
+            ? textFacts(node)
+            : { href: hrefOf(node), visible: false, in_footer: footerish(up(node)) };
       if (last && last.href === facts.href && last.visible === facts.visible &&
           last.in_footer === facts.in_footer && last.text.length + text.length <= MAX_TEXT) {
         last.text += text;
@@ -287,7 +423,7 @@
     blocks.push({ segments });
   }
 
-  // ---- 5. Links to filing authorities (or anything like them). ----
+  // ---- 4. Links to filing authorities (or anything like them). ----
   const linkVisible = (a) => {
     const tw = doc.createTreeWalker(a, NodeFilter.SHOW_TEXT);
     let sawText = false;
@@ -297,14 +433,36 @@
       const el = up(t);
       if (styleVisible(el) && seenRect(el, textRects(t))) return true;
     }
+    // Text the link's CSS generates.
+    for (const which of ['::before', '::after']) {
+      const p = pseudo(a, which);
+      if (p && p.text.trim()) {
+        sawText = true;
+        if (pseudoFacts(p).visible) return true;
+      }
+    }
     if (sawText) return false;
     // An image link (the 公安 badge): its element boxes must be seen.
     const boxes = [a, ...a.querySelectorAll('img,svg,picture,canvas')];
     return boxes.some((el) => styleVisible(el) && seenRect(el, el.getClientRects()) !== null);
   };
+  const linkText = (a) => {
+    const before = pseudo(a, '::before');
+    const after = pseudo(a, '::after');
+    return (before ? before.text : '') + (a.innerText || a.textContent || '') + (after ? after.text : '');
+  };
 
   const links = [];
-  for (const a of doc.querySelectorAll('a[href]')) {
+  const anchors = [];
+  const collectAnchors = (scope, depth) => {
+    for (const a of scope.querySelectorAll('a[href]')) anchors.push(a);
+    if (depth >= MAX_SHADOW_DEPTH) return;
+    for (const el of scope.querySelectorAll('*')) {
+      if (el.shadowRoot) collectAnchors(el.shadowRoot, depth + 1);
+    }
+  };
+  collectAnchors(doc, 0);
+  for (const a of anchors) {
     if (links.length >= MAX_LINKS) break;
     const attr = a.getAttribute('href') || '';
     let resolved = attr;
@@ -316,24 +474,26 @@
     if (!/beian|miit|mps\.gov/.test(resolved.toLowerCase())) continue;
     const rect = a.getBoundingClientRect();
     links.push({
-      text: clip((a.innerText || a.textContent || '').replace(/\s+/g, ' ').trim(), MAX_TEXT),
+      text: clip(linkText(a).replace(/\s+/g, ' ').trim(), MAX_TEXT),
       href: clip(attr.trim(), MAX_TEXT),
       visible: linkVisible(a),
       in_footer: footerish(a) || atBottom(rect.top),
     });
   }
 
-  // ---- 6. Whether anything arrived at all. ----
+  // ---- 5. Whether anything arrived at all. ----
   const media = start !== null && start.querySelector(
     'img,svg,canvas,video,iframe,frame,object,embed,picture,input') !== null;
-  const nav = performance.getEntriesByType('navigation')[0];
+  const nav = win.performance.getEntriesByType('navigation')[0];
 
   return {
     title: clip(String(doc.title), MAX_TITLE),
-    url: location.href,
+    url: wellFormed(doc.location ? doc.location.href : ''),
     empty: !hasText && !media,
     status: nav && nav.responseStatus ? nav.responseStatus : null,
+    view_width: viewWidth,
+    view_height: viewHeight,
     blocks,
     links,
   };
-})()
+}

@@ -68,6 +68,9 @@ pub const BASE_FLAGS: &[&str] = &[
     "--force-color-profile=srgb",
     "--mute-audio",
     "--hide-scrollbars",
+    // Every frame of a page in the page's own renderer (see
+    // DISABLED_FEATURES): extraction reads cross-site iframes too.
+    "--disable-site-isolation-trials",
 ];
 
 /// Features every instance runs without (one `--disable-features` flag:
@@ -90,6 +93,13 @@ pub const DISABLED_FEATURES: &[&str] = &[
     // Re-requests a document when the server asks for client hints via the
     // ACCEPT_CH frame; the device emulation already sends them.
     "AcceptCHFrame",
+    // Site isolation puts a cross-site iframe in a renderer (and a DevTools
+    // target) of its own, out of reach of the page's session; a visitor
+    // sees its text all the same (a footer widget, a 隐性转发 frameset),
+    // so extraction must read it. One renderer a page also costs less
+    // memory; the guard, not the renderer, keeps sites from the network.
+    "IsolateOrigins",
+    "site-per-process",
 ];
 
 /// `--resolve` rules are the network guard's: it applies them to every

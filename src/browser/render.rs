@@ -9,13 +9,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chromiumoxide::cdp::browser_protocol::dom::{GetFrameOwnerParams, ResolveNodeParams};
 use chromiumoxide::cdp::browser_protocol::inspector;
 use chromiumoxide::cdp::browser_protocol::log::DisableParams as LogDisableParams;
 use chromiumoxide::cdp::browser_protocol::page::{
-    AddScriptToEvaluateOnNewDocumentParams, CreateIsolatedWorldParams, FrameId, NavigateParams,
+    AddScriptToEvaluateOnNewDocumentParams, CreateIsolatedWorldParams, FrameId, FrameTree,
+    GetFrameTreeParams, NavigateParams,
 };
 use chromiumoxide::cdp::browser_protocol::performance::DisableParams as PerformanceDisableParams;
-use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId, TimeDelta};
+use chromiumoxide::cdp::js_protocol::runtime::{
+    CallFunctionOnParams, EvaluateParams, ExecutionContextId, TimeDelta,
+};
 use chromiumoxide::{Command, Page};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -28,7 +32,10 @@ use super::{BrowserError, RenderError};
 use crate::guard::Session;
 use crate::page::{PageLink, PageSnapshot, TextBlock, Unreachable};
 
-/// The in-page extraction script, evaluated in an isolated world.
+/// The in-page extraction function (see extract.js), called on a frame's
+/// owner element to place the frame.
+const EXTRACT_FN: &str = include_str!("extract.js");
+/// The extraction of a whole document, evaluated in an isolated world.
 ///
 /// It waits for the document to be parsed first (1 s at most): a page that
 /// navigated again at the end of the settle budget (a refresh loop) would
@@ -36,10 +43,12 @@ use crate::page::{PageLink, PageSnapshot, TextBlock, Unreachable};
 const EXTRACT_JS: &str = concat!(
     "new Promise((parsed) => { if (document.readyState !== 'loading') { parsed(); return; } \
      document.addEventListener('DOMContentLoaded', () => parsed(), { once: true }); \
-     setTimeout(parsed, 1000); }).then(() =>\n",
+     setTimeout(parsed, 1000); }).then(() => (",
     include_str!("extract.js"),
-    ")"
+    ").call(null))"
 );
+/// Scrolling to the bottom and waiting for animations (see reveal.js).
+const REVEAL_JS: &str = include_str!("reveal.js");
 /// The main-world settle helper, installed before the site's scripts run.
 const SETTLE_JS: &str = include_str!("settle.js");
 /// Waits in the page for settle.js to call it quiet (argument: the longest
@@ -60,6 +69,9 @@ const NETWORK_CHECK: Duration = Duration::from_millis(50);
 /// How long past its own limit an in-page wait may take to answer before
 /// the page counts as busy.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a render that read its page waits for chromiumoxide's answer
+/// to its `Page.navigate` before giving up reusing the page.
+const NAVIGATE_REPLY_GRACE: Duration = Duration::from_millis(250);
 /// After an error page commits, how long to wait for the failure's name.
 const ERROR_DETAIL_WAIT: Duration = Duration::from_millis(500);
 
@@ -95,8 +107,13 @@ impl RenderJob<'_> {
         self.end() - reserve
     }
 
-    fn budget_secs(&self) -> u64 {
-        self.budget.as_secs().max(1)
+    /// Seconds spent on the render so far, for a timeout's message: the
+    /// time actually spent, not the budget (a render that started late, or
+    /// a retry with what a crash left, spent less).
+    fn spent_secs(&self) -> u64 {
+        (self.started.elapsed() + Duration::from_millis(500))
+            .as_secs()
+            .max(1)
     }
 }
 
@@ -116,10 +133,11 @@ pub(crate) struct PageSetup {
 
 impl PageSetup {
     /// Whether the page can take another render. Only after a navigation
-    /// that ended in a loaded document: chromiumoxide runs one
-    /// `Page.navigate` of a page at a time, until the document it led to
-    /// has loaded, and holds the next one back until then (or for 30 s),
-    /// so a page whose load never came, or whose navigation was stopped
+    /// that ended in a loaded document and that chromiumoxide answered:
+    /// it runs one `Page.navigate` of a page at a time, until it has seen
+    /// the document (and every frame it knows of) load, and holds the next
+    /// one back until then (or for 30 s), so a page whose load never came,
+    /// whose navigation it still watches, or whose navigation was stopped
     /// to join another render, is closed instead.
     pub(crate) fn reusable(&self) -> bool {
         self.installed && self.loaded
@@ -238,7 +256,9 @@ pub(crate) async fn render(
     };
     tracing::trace!(elapsed = ?job.started.elapsed(), "navigating");
     let result = drive(page, job, &mut rx, main_frame).await;
-    setup.loaded = result.as_ref().is_ok_and(|page| !page.joined) && rx.borrow().loaded();
+    setup.loaded = result.as_ref().is_ok_and(|page| !page.joined)
+        && rx.borrow().loaded()
+        && navigation_released(&mut rx, job).await;
     pump.abort();
     navigate.abort();
     let failed_url = rx.borrow().docs.last().map(|d| d.url.clone());
@@ -246,36 +266,58 @@ pub(crate) async fn render(
         result,
         failed_url.as_deref().unwrap_or(job.url),
         guard,
-        job.budget_secs(),
+        job.spent_secs(),
     )
 }
 
-/// Navigation outcome, settle, extraction, verdict.
-async fn drive(
-    page: &Page,
+/// Whether chromiumoxide has let go of the render's navigation.
+///
+/// It answers `Page.navigate` only once its own watch of the navigation is
+/// over (the main frame and every child frame it knows of loaded). Its
+/// watch can outlive the load the tracker saw: a page that changes its URL
+/// by pushState or its hash right after load, a lazy iframe that never
+/// loads. Until it answers it holds the page's next `Page.navigate` back
+/// (30 s): the next render on the page would never reach the server. Such
+/// a page is not reused.
+async fn navigation_released(rx: &mut watch::Receiver<Tracker>, job: &RenderJob<'_>) -> bool {
+    if rx.borrow().navigate_replied {
+        return true;
+    }
+    let grace = (Instant::now() + NAVIGATE_REPLY_GRACE).min(job.end());
+    let released = tokio::time::timeout_at(grace, rx.wait_for(|t| t.navigate_replied))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if !released {
+        tracing::debug!(
+            url = job.url,
+            "the navigation is still watched; the page will not be reused"
+        );
+    }
+    released
+}
+
+/// Wait until the main frame commits a document (`None`), or the
+/// navigation fails, or its request (or a redirect hop) reaches the page to
+/// join (that render's snapshot).
+async fn commit(
     job: &RenderJob<'_>,
     rx: &mut watch::Receiver<Tracker>,
-    main_frame: FrameId,
-) -> Result<PageSnapshot, RenderError> {
+) -> Result<Option<PageSnapshot>, RenderError> {
     let settle_end = job.settle_end();
-    let budget_secs = job.budget_secs();
-
-    // 1. Until the main frame commits a document, or the navigation fails,
-    //    or its request (or a redirect hop) reaches the page to join.
     let mut error_page_seen: Option<Instant> = None;
     loop {
         if let Some(joined) = joined(&rx.borrow(), job.join_at) {
-            return Ok(joined);
+            return Ok(Some(joined));
         }
         let state = rx.borrow_and_update().navigation_state();
         match state {
             NavState::Committed => break,
             NavState::Crashed => return Err(Unreachable::RendererCrashed.into()),
-            NavState::Failed => return Err(rx.borrow().failure(budget_secs).into()),
+            NavState::Failed => return Err(rx.borrow().failure(job.spent_secs()).into()),
             NavState::ErrorPage => {
                 let since = *error_page_seen.get_or_insert_with(Instant::now);
                 if since.elapsed() >= ERROR_DETAIL_WAIT {
-                    return Err(rx.borrow().failure(budget_secs).into());
+                    return Err(rx.borrow().failure(job.spent_secs()).into());
                 }
             }
             NavState::Pending => {}
@@ -286,11 +328,27 @@ async fn drive(
         };
         if Instant::now() >= settle_end {
             return Err(Unreachable::Timeout {
-                seconds: budget_secs,
+                seconds: job.spent_secs(),
             }
             .into());
         }
         let _ = tokio::time::timeout_at(wake, rx.changed()).await;
+    }
+    Ok(None)
+}
+
+/// Navigation outcome, settle, extraction, verdict.
+async fn drive(
+    page: &Page,
+    job: &RenderJob<'_>,
+    rx: &mut watch::Receiver<Tracker>,
+    main_frame: FrameId,
+) -> Result<PageSnapshot, RenderError> {
+    let settle_end = job.settle_end();
+
+    // 1. Until the main frame commits a document.
+    if let Some(joined) = commit(job, rx).await? {
+        return Ok(joined);
     }
     if let Some(joined) = joined(&rx.borrow(), job.join_at) {
         return Ok(joined);
@@ -302,18 +360,32 @@ async fn drive(
     }
 
     tracing::trace!(elapsed = ?job.started.elapsed(), "committed");
-    // 2. Settle: load, then quiet network, no short timers, quiet DOM.
-    settle(page, rx, settle_end).await?;
+    // 2. Settle: load, then quiet network, no short timers or requests of
+    //    the page's, quiet DOM.
+    let mut settled = settle(page, rx, settle_end, job.join_at).await?;
+    if let Some(joined) = joined(&rx.borrow(), job.join_at) {
+        return Ok(joined);
+    }
+    // 3. What an inspector does next (see `reveal`).
+    let world = if settled.quiet {
+        reveal(page, rx, &main_frame, settle_end, job.join_at, &mut settled).await?
+    } else {
+        None
+    };
+    if let Some(joined) = joined(&rx.borrow(), job.join_at) {
+        return Ok(joined);
+    }
 
-    tracing::trace!(elapsed = ?job.started.elapsed(), "settled");
-    // 3. Extract in an isolated world; retried once if a late navigation
-    //    destroyed the world under us.
+    tracing::trace!(elapsed = ?job.started.elapsed(), quiet = settled.quiet, "settled");
+    // 4. Extract in isolated worlds, every frame a visitor sees; retried
+    //    once if a late navigation destroyed the world under us.
     let mut extracted = None;
+    let mut world = world;
     for _ in 0..2 {
         if rx.borrow().crashed {
             return Err(Unreachable::RendererCrashed.into());
         }
-        match extract(page, &main_frame, job.end()).await {
+        match extract_page(page, &main_frame, world.take(), job.end()).await {
             Ok(value) => {
                 extracted = Some(value);
                 break;
@@ -327,6 +399,9 @@ async fn drive(
                 .into())
             }
             Err(ExtractError::Retry(reason)) => {
+                if let Some(joined) = joined(&rx.borrow(), job.join_at) {
+                    return Ok(joined);
+                }
                 tracing::debug!(url = job.url, %reason, "extraction lost its world; retrying");
             }
             Err(ExtractError::Failed(err)) => return Err(err.into()),
@@ -336,13 +411,16 @@ async fn drive(
         return Err(Unreachable::ScriptHung.into());
     };
 
-    // 4. Verdict on what arrived.
+    // 5. Verdict on what arrived.
     let tracker = rx.borrow();
     if tracker.crashed {
         return Err(Unreachable::RendererCrashed.into());
     }
+    if let Some(joined) = joined(&tracker, job.join_at) {
+        return Ok(joined);
+    }
     if extracted.url.starts_with("chrome-error://") {
-        return Err(tracker.failure(budget_secs).into());
+        return Err(tracker.failure(job.spent_secs()).into());
     }
     let mut snapshot = tracker.snapshot();
     drop(tracker);
@@ -360,6 +438,7 @@ async fn drive(
     snapshot.title = extracted.title;
     snapshot.blocks = extracted.blocks;
     snapshot.links = extracted.links;
+    snapshot.unsettled = settled.why_not();
     Ok(snapshot)
 }
 
@@ -394,6 +473,13 @@ struct Probe {
     ready: String,
     /// Set by the in-page wait: the page turned quiet (not just timed out).
     quiet: bool,
+    /// Counted timers (and a due refresh) still pending.
+    timers: u32,
+    /// The page's own requests still pending.
+    requests: u32,
+    /// How late the in-page checks ran at worst, in ms: the renderer's
+    /// starvation shows here.
+    lag_ms: f64,
 }
 
 impl Probe {
@@ -408,45 +494,110 @@ impl Probe {
     }
 }
 
-/// Wait until the page has settled or `end` passes. Never fails on a slow
-/// page: a page that never settles is judged on what it shows at `end`.
+/// How settling ended.
+#[derive(Debug, Default)]
+struct Settled {
+    /// The page turned quiet before the budget ran out.
+    quiet: bool,
+    /// The last in-page probe, when one answered.
+    probe: Option<Probe>,
+    /// The network was still busy when the budget ran out.
+    network_busy: bool,
+}
+
+/// In-page checks running this late mean the renderer was starved of CPU
+/// (they are due every 50 ms).
+const STARVED_LAG_MS: f64 = 500.0;
+
+impl Settled {
+    /// Why the page is judged before it settled, for the output; `None`
+    /// when it settled.
+    fn why_not(&self) -> Option<String> {
+        if self.quiet {
+            return None;
+        }
+        let mut pending = Vec::new();
+        if self.network_busy {
+            pending.push("network requests in flight".to_owned());
+        }
+        match &self.probe {
+            Some(p) => {
+                if p.requests > 0 {
+                    pending.push(format!("{} page requests pending", p.requests));
+                }
+                if p.timers > 0 {
+                    pending.push(format!("{} page timers pending", p.timers));
+                }
+                if pending.is_empty() && p.injected {
+                    pending.push("the page kept changing".to_owned());
+                }
+                if p.lag_ms >= STARVED_LAG_MS {
+                    pending.push(format!(
+                        "the renderer was starved (its checks ran up to {:.1} s late)",
+                        p.lag_ms / 1000.0
+                    ));
+                }
+            }
+            None => pending.push("the page never answered a settle check".to_owned()),
+        }
+        Some(format!(
+            "budget ran out before the page settled: {}",
+            pending.join(", ")
+        ))
+    }
+}
+
+/// Wait until the page has settled or `end` passes (or the render reached
+/// the page to join). Never fails on a slow page: a page that never
+/// settles is judged on what it shows at `end`, and says so.
 ///
-/// The network is watched here, from the tracker's events; timers and the
-/// DOM are watched in the page by settle.js, which answers one
-/// `Runtime.evaluate` when they are quiet. Polling over CDP instead cost a
-/// round trip through the browser every 50 ms of every page's settle.
+/// The network is watched here, from the tracker's events; timers, the
+/// page's own requests and the DOM are watched in the page by settle.js,
+/// which answers one `Runtime.evaluate` when they are quiet. Polling over
+/// CDP instead cost a round trip through the browser every 50 ms of every
+/// page's settle.
 async fn settle(
     page: &Page,
     rx: &mut watch::Receiver<Tracker>,
     end: Instant,
-) -> Result<(), RenderError> {
+    join_at: Option<&str>,
+) -> Result<Settled, RenderError> {
     let started = Instant::now();
+    let mut last_probe: Option<Probe> = None;
     loop {
         // 1. The network, from events: wake on each, and at least every
         //    NETWORK_CHECK for the quiet window to pass (no CDP involved).
         loop {
+            let t = rx.borrow_and_update();
+            if t.crashed {
+                return Err(Unreachable::RendererCrashed.into());
+            }
+            if t.status_failure().is_some() || joined(&t, join_at).is_some() {
+                return Ok(Settled {
+                    quiet: true,
+                    ..Settled::default()
+                });
+            }
+            let network_quiet = t.network_quiet(Instant::now());
+            drop(t);
             if Instant::now() >= end {
                 tracing::debug!(waited = ?started.elapsed(), "settle budget spent; extracting anyway");
-                return Ok(());
+                return Ok(Settled {
+                    quiet: false,
+                    probe: last_probe,
+                    network_busy: !network_quiet,
+                });
             }
-            {
-                let t = rx.borrow_and_update();
-                if t.crashed {
-                    return Err(Unreachable::RendererCrashed.into());
-                }
-                if t.status_failure().is_some() {
-                    return Ok(());
-                }
-                if t.network_quiet(Instant::now()) {
-                    break;
-                }
+            if network_quiet {
+                break;
             }
             let wake = (Instant::now() + NETWORK_CHECK).min(end);
             let _ = tokio::time::timeout_at(wake, rx.changed()).await;
         }
-        // 2. Timers and the DOM, in the page. A wait that fails or cannot
-        //    be read says nothing (a busy main thread, or a navigation
-        //    that destroyed the context): look again after the next event.
+        // 2. Timers, requests and the DOM, in the page. A wait that fails
+        //    or cannot be read says nothing (a busy main thread, or a
+        //    navigation that destroyed the context): look again after the
+        //    next event.
         let now = Instant::now();
         let max_wait = end.saturating_duration_since(now);
         let params = EvaluateParams::builder()
@@ -465,18 +616,78 @@ async fn settle(
         };
         // 3. Quiet in the page and still quiet on the network: a request a
         //    timer started while the page waited holds settling back.
-        if let Some(probe) = probe.filter(Probe::page_quiet) {
-            let t = rx.borrow_and_update();
-            if t.crashed {
-                return Err(Unreachable::RendererCrashed.into());
+        match probe {
+            Some(probe) if probe.page_quiet() => {
+                let t = rx.borrow_and_update();
+                if t.crashed {
+                    return Err(Unreachable::RendererCrashed.into());
+                }
+                if t.network_quiet(Instant::now()) {
+                    tracing::debug!(waited = ?started.elapsed(), href = %probe.href, "page settled");
+                    return Ok(Settled {
+                        quiet: true,
+                        probe: Some(probe),
+                        network_busy: false,
+                    });
+                }
+                last_probe = Some(probe);
             }
-            if t.network_quiet(Instant::now()) {
-                tracing::debug!(waited = ?started.elapsed(), href = %probe.href, "page settled");
-                return Ok(());
+            other => {
+                if other.is_some() {
+                    last_probe = other;
+                }
+                let wake = (Instant::now() + NETWORK_CHECK).min(end);
+                let _ = tokio::time::timeout_at(wake, rx.changed()).await;
             }
-        } else {
-            let wake = (Instant::now() + NETWORK_CHECK).min(end);
-            let _ = tokio::time::timeout_at(wake, rx.changed()).await;
+        }
+    }
+}
+
+/// What an inspector does before reading the footer: scroll to the
+/// bottom, let what that loads settle (`settled` is brought up to date),
+/// let running animations finish (reveal.js), all before `end`. Returns
+/// the isolated world these steps ran in, for the extraction.
+async fn reveal(
+    page: &Page,
+    rx: &mut watch::Receiver<Tracker>,
+    main_frame: &FrameId,
+    end: Instant,
+    join_at: Option<&str>,
+    settled: &mut Settled,
+) -> Result<Option<ExecutionContextId>, RenderError> {
+    if Instant::now() >= end {
+        return Ok(None);
+    }
+    let Ok(context) = isolated_world(page, main_frame, end).await else {
+        return Ok(None);
+    };
+    if in_page(page, context, "scroll", end).await > 0 {
+        *settled = settle(page, rx, end, join_at).await?;
+        if joined(&rx.borrow(), join_at).is_some() {
+            return Ok(None);
+        }
+    }
+    in_page(page, context, "animations", end).await;
+    Ok(Some(context))
+}
+
+/// Run one step of reveal.js (`scroll` or `animations`) in the isolated
+/// world `context`, until `end` at most; how many steps it scrolled or
+/// animations it waited for. Best effort: a page that will not scroll or
+/// answer is read as it is (0).
+async fn in_page(page: &Page, context: ExecutionContextId, what: &str, end: Instant) -> u64 {
+    let left = end.saturating_duration_since(Instant::now());
+    let mut params = EvaluateParams::new(format!("({REVEAL_JS})('{what}', {})", left.as_millis()));
+    params.context_id = Some(context);
+    params.await_promise = Some(true);
+    match evaluate(page, params, end).await {
+        Ok(count) => {
+            tracing::trace!(what, %count, "revealed");
+            count.as_u64().unwrap_or(0)
+        }
+        Err(e) => {
+            tracing::debug!(what, error = %e, "revealing failed");
+            0
         }
     }
 }
@@ -493,6 +704,26 @@ struct Extracted {
     links: Vec<PageLink>,
 }
 
+/// Where a frame's owner element sits in its parent document (extract.js
+/// called on it).
+#[derive(Debug, Deserialize)]
+struct Placement {
+    width: f64,
+    height: f64,
+    visible: bool,
+    in_footer: bool,
+    view_width: f64,
+    view_height: f64,
+}
+
+impl Placement {
+    /// A frame that fills its parent's window (a frameset's one frame, a
+    /// full-window iframe): its own document decides what is at the bottom.
+    fn fills_window(&self) -> bool {
+        self.width >= self.view_width * 0.9 && self.height >= self.view_height * 0.9
+    }
+}
+
 enum ExtractError {
     /// The page never answered: its main thread is stuck.
     Hung,
@@ -502,13 +733,158 @@ enum ExtractError {
     Failed(BrowserError),
 }
 
-async fn extract(page: &Page, frame: &FrameId, end: Instant) -> Result<Extracted, ExtractError> {
+/// Frames read at most, and how deep: the footer's widget or a 隐性转发
+/// frameset are one or two; ads and trackers beyond these add nothing.
+const MAX_FRAMES: usize = 16;
+const MAX_FRAME_DEPTH: usize = 3;
+
+/// The facts of the page: the top document's, and those of every frame a
+/// visitor sees, placed in the top page (each text and link names the
+/// frame it came from). A frame that cannot be read is left out (logged):
+/// the top document decides whether the render succeeded.
+async fn extract_page(
+    page: &Page,
+    main_frame: &FrameId,
+    world: Option<ExecutionContextId>,
+    end: Instant,
+) -> Result<Extracted, ExtractError> {
+    let (mut top, top_context) = extract(page, main_frame, world, end).await?;
+    let tree = match command(page, GetFrameTreeParams::default(), end).await {
+        Ok(reply) => reply.frame_tree,
+        Err(e) => {
+            tracing::debug!(error = ?e, "no frame tree; reading the top document only");
+            return Ok(top);
+        }
+    };
+    // (frame tree node, parent's isolated world, whether the frame's texts
+    // are at the bottom whatever their own document says, visible so far)
+    let mut queue: Vec<(FrameTree, ExecutionContextId, Option<bool>, usize)> = tree
+        .child_frames
+        .unwrap_or_default()
+        .into_iter()
+        .map(|child| (child, top_context, None, 1))
+        .collect();
+    let mut read = 0;
+    while let Some((node, parent_context, footer_override, depth)) = queue.pop() {
+        if read >= MAX_FRAMES || Instant::now() >= end {
+            break;
+        }
+        let frame_id = node.frame.id.clone();
+        let frame_url = node.frame.url.clone();
+        let Some(placement) = place_frame(page, &frame_id, parent_context, end).await else {
+            continue;
+        };
+        if !placement.visible {
+            continue;
+        }
+        // In a frame that fills the window, the frame's own document says
+        // what is at its bottom; in a smaller one, where the frame sits does.
+        let in_footer = if placement.fills_window() {
+            footer_override
+        } else {
+            Some(footer_override.unwrap_or(placement.in_footer))
+        };
+        read += 1;
+        let (facts, context) = match extract(page, &frame_id, None, end).await {
+            Ok(read) => read,
+            Err(ExtractError::Failed(e)) => {
+                tracing::debug!(frame = %frame_url, error = %e, "frame not read");
+                continue;
+            }
+            Err(_) => {
+                tracing::debug!(frame = %frame_url, "frame not read");
+                continue;
+            }
+        };
+        for mut block in facts.blocks {
+            block.frame = Some(frame_url.clone());
+            for segment in &mut block.segments {
+                if let Some(footer) = in_footer {
+                    segment.in_footer = footer;
+                }
+            }
+            top.blocks.push(block);
+        }
+        for mut link in facts.links {
+            link.frame = Some(frame_url.clone());
+            if let Some(footer) = in_footer {
+                link.in_footer = footer;
+            }
+            top.links.push(link);
+        }
+        top.empty &= facts.empty;
+        if depth < MAX_FRAME_DEPTH {
+            for child in node.child_frames.unwrap_or_default() {
+                queue.push((child, context, in_footer, depth + 1));
+            }
+        }
+    }
+    Ok(top)
+}
+
+/// Where `frame`'s owner element sits in its parent document (whose
+/// isolated world is `parent_context`), or `None` when it cannot be told.
+async fn place_frame(
+    page: &Page,
+    frame: &FrameId,
+    parent_context: ExecutionContextId,
+    end: Instant,
+) -> Option<Placement> {
+    let owner = command(page, GetFrameOwnerParams::new(frame.clone()), end)
+        .await
+        .map_err(|e| tracing::debug!(error = ?e, "frame owner unknown"))
+        .ok()?;
+    let resolve = ResolveNodeParams {
+        backend_node_id: Some(owner.backend_node_id),
+        execution_context_id: Some(parent_context),
+        ..ResolveNodeParams::default()
+    };
+    let object = command(page, resolve, end)
+        .await
+        .map_err(|e| tracing::debug!(error = ?e, "frame owner not resolved"))
+        .ok()?
+        .object
+        .object_id?;
+    let mut call = CallFunctionOnParams::new(EXTRACT_FN);
+    call.object_id = Some(object);
+    call.return_by_value = Some(true);
+    call.silent = Some(true);
+    let reply = command(page, call, end)
+        .await
+        .map_err(|e| tracing::debug!(error = ?e, "frame owner not placed"))
+        .ok()?;
+    if reply.exception_details.is_some() {
+        return None;
+    }
+    serde_json::from_value(reply.result.value?).ok()
+}
+
+/// A fresh isolated world in `frame` (see extract.js).
+async fn isolated_world(
+    page: &Page,
+    frame: &FrameId,
+    end: Instant,
+) -> Result<ExecutionContextId, ExtractError> {
     let mut world = CreateIsolatedWorldParams::new(frame.clone());
     world.world_name = Some(WORLD_NAME.to_owned());
-    let context: ExecutionContextId = match command(page, world, end).await {
-        Ok(reply) => reply.execution_context_id,
-        Err(CommandError::Timeout) => return Err(ExtractError::Hung),
-        Err(CommandError::Cdp(e)) => return Err(ExtractError::Retry(e)),
+    match command(page, world, end).await {
+        Ok(reply) => Ok(reply.execution_context_id),
+        Err(CommandError::Timeout) => Err(ExtractError::Hung),
+        Err(CommandError::Cdp(e)) => Err(ExtractError::Retry(e)),
+    }
+}
+
+/// One document's facts (extract.js in an isolated world of `frame`:
+/// `world`, or a new one), and that world.
+async fn extract(
+    page: &Page,
+    frame: &FrameId,
+    world: Option<ExecutionContextId>,
+    end: Instant,
+) -> Result<(Extracted, ExecutionContextId), ExtractError> {
+    let context = match world {
+        Some(context) => context,
+        None => isolated_world(page, frame, end).await?,
     };
     let mut params = EvaluateParams::new(EXTRACT_JS);
     params.context_id = Some(context);
@@ -529,8 +905,9 @@ async fn extract(page: &Page, frame: &FrameId, end: Instant) -> Result<Extracted
             )))
         }
     };
-    serde_json::from_value(value)
-        .map_err(|e| ExtractError::Failed(BrowserError::protocol("extract.js result", e)))
+    let facts = serde_json::from_value(value)
+        .map_err(|e| ExtractError::Failed(BrowserError::protocol("extract.js result", e)))?;
+    Ok((facts, context))
 }
 
 // ---------------------------------------------------------------------------

@@ -188,6 +188,10 @@ struct Commit {
 }
 
 #[derive(Debug)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent facts from independent events, not states of one machine"
+)]
 pub(super) struct Tracker {
     main_frame: String,
     /// The main frame's request for the page to join was paused.
@@ -210,6 +214,11 @@ pub(super) struct Tracker {
     /// render's if `Page.navigate` answers first (its request's event was
     /// lost).
     passed_over: Option<Commit>,
+    /// chromiumoxide answered this render's `Page.navigate`. It answers
+    /// only once its own watch of the navigation is over, and holds the
+    /// page's next `Page.navigate` back until then (or 30 s): a page whose
+    /// navigation it still watches cannot take another render in time.
+    pub(super) navigate_replied: bool,
 }
 
 impl Tracker {
@@ -219,6 +228,7 @@ impl Tracker {
         Tracker {
             awaiting: reused.then(|| url.to_owned()),
             passed_over: None,
+            navigate_replied: false,
             main_frame,
             join_paused: false,
             docs: Vec::new(),
@@ -353,6 +363,7 @@ impl Tracker {
     }
 
     pub(super) fn on_navigate_reply(&mut self, error: Option<String>, download: Option<bool>) {
+        self.navigate_replied = true;
         self.nav_error = error.filter(|e| !e.is_empty());
         self.nav_download = download.unwrap_or(false);
         // The navigation is over and its request was never seen: the last

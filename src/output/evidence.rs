@@ -122,6 +122,8 @@ mod tests {
             error: None,
             https_error: None,
             shared_render: None,
+            settled: true,
+            unsettled: None,
             elapsed_ms: 0,
         }
     }

@@ -62,8 +62,20 @@ pub struct TargetReport {
     /// already rendered, so it was not rendered twice; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_render: Option<String>,
+    /// Beyond SPEC: false when the page was read before it settled (its
+    /// budget ran out while it was still changing); `unsettled` says why.
+    #[serde(default = "yes")]
+    pub settled: bool,
+    /// Beyond SPEC: why the page was read before it settled; absent when it
+    /// settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsettled: Option<String>,
     /// Time spent on this target.
     pub elapsed_ms: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A text run carrying a filing number, or a link to a filing site.
@@ -77,6 +89,10 @@ pub struct LinkReport {
     pub visible: bool,
     /// Whether it is at the bottom of the page.
     pub in_footer: bool,
+    /// Beyond SPEC: the URL of the frame (iframe, frameset) that shows it;
+    /// absent for the top document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
 }
 
 impl TargetReport {
@@ -98,6 +114,8 @@ impl TargetReport {
             error: None,
             https_error: outcome.https_error.as_ref().map(ToString::to_string),
             shared_render: outcome.shared_render.clone(),
+            settled: true,
+            unsettled: None,
             elapsed_ms: millis(outcome.elapsed),
         };
         let page = match (&outcome.result, &outcome.partial) {
@@ -118,29 +136,33 @@ impl TargetReport {
         report.addresses.clone_from(&page.addresses);
         report.refused_subresources = page.refused_subresources;
         report.title = Some(page.title.clone());
+        report.settled = page.unsettled.is_none();
+        report.unsettled.clone_from(&page.unsettled);
         let icp = icp_occurrences(page);
         let gongan = gongan_occurrences(page);
         report.icp_numbers = unique(icp.iter().map(|o| o.number.to_string()));
         report.gongan_numbers = unique(gongan.iter().map(|o| o.number.to_string()));
         let runs = icp
             .iter()
-            .map(|o| (&o.text, &o.href, o.visible, o.in_footer))
+            .map(|o| (&o.text, &o.href, o.visible, o.in_footer, &o.frame))
             .chain(
                 gongan
                     .iter()
-                    .map(|o| (&o.text, &o.href, o.visible, o.in_footer)),
+                    .map(|o| (&o.text, &o.href, o.visible, o.in_footer, &o.frame)),
             )
-            .map(|(text, href, visible, in_footer)| LinkReport {
+            .map(|(text, href, visible, in_footer, frame)| LinkReport {
                 text: text.clone(),
                 href: href.clone(),
                 visible,
                 in_footer,
+                frame: frame.clone(),
             });
         let anchors = page.links.iter().map(|l| LinkReport {
             text: l.text.clone(),
             href: Some(l.href.clone()),
             visible: l.visible,
             in_footer: l.in_footer,
+            frame: l.frame.clone(),
         });
         for link in runs.chain(anchors) {
             // An anchor whose text is the number is already listed as a run.

@@ -492,6 +492,8 @@ mod tests {
                     error: None,
                     https_error: None,
                     shared_render: None,
+                    settled: true,
+                    unsettled: None,
                     elapsed_ms: *ms,
                 })
                 .collect(),

@@ -174,6 +174,7 @@ mod tests {
             href: href.to_owned(),
             visible: true,
             in_footer: true,
+            frame: None,
         });
         let outcomes = [reached("example.cn", page)];
         let findings = check(

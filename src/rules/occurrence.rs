@@ -23,6 +23,8 @@ pub struct Occurrence<T> {
     pub visible: bool,
     /// Whether some piece of the number sits at the bottom of the page.
     pub in_footer: bool,
+    /// The URL of the frame that shows it; `None` for the top document.
+    pub frame: Option<String>,
 }
 
 /// Every ICP number the page shows, hidden ones included, in reading order.
@@ -66,6 +68,7 @@ fn occurrences<T: PartialEq>(
                 href,
                 visible: link.visible,
                 in_footer: link.in_footer,
+                frame: link.frame.clone(),
             };
             if !found.contains(&occurrence) {
                 found.push(occurrence);
@@ -94,6 +97,7 @@ fn block_occurrences<T>(
                     .map(str::to_owned),
                 visible: !covering.is_empty() && covering.iter().all(|s| s.visible),
                 in_footer: covering.iter().any(|s| s.in_footer),
+                frame: block.frame.clone(),
             }
         })
         .collect()
@@ -208,6 +212,7 @@ mod tests {
             href: MIIT.to_owned(),
             visible: true,
             in_footer: true,
+            frame: None,
         }
     }
 

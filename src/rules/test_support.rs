@@ -26,7 +26,10 @@ pub(crate) fn seg(text: &str, href: Option<&str>, visible: bool, in_footer: bool
 
 /// A text block of these segments.
 pub(crate) fn block(segments: Vec<TextSegment>) -> TextBlock {
-    TextBlock { segments }
+    TextBlock {
+        segments,
+        frame: None,
+    }
 }
 
 /// A 200 page on `https://example.cn/` titled 例子网 with these blocks.
@@ -41,6 +44,7 @@ pub(crate) fn page_with_blocks(blocks: Vec<TextBlock>) -> PageSnapshot {
         blocks,
         links: Vec::new(),
         joined: false,
+        unsettled: None,
     }
 }
 

@@ -763,3 +763,75 @@ async fn a_reused_tab_does_not_take_its_last_pages_own_navigation_for_the_next_r
     assert_eq!(second.snapshot.final_url, "http://site.test/other");
     assert_eq!(second.snapshot.title, "其他页");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tab_whose_last_navigation_is_still_watched_never_holds_the_next_render_back() {
+    // A lazy iframe far to the right, where no vertical scroll brings it:
+    // it never loads, so chromiumoxide's watch of the first navigation
+    // (main frame and every frame loaded) never ends, and it would hold
+    // the tab's next Page.navigate back for 30 s — longer than the budget:
+    // the second page would never be requested (issue: a render that
+    // never starts).
+    let server = serve(&[
+        (
+            "/",
+            Route::html(
+                "<!doctype html><meta charset=utf-8><title>首页</title>\
+                 <body style='overflow-x:hidden'><p>首页</p>\
+                 <iframe loading=lazy src='/frame' \
+                 style='position:absolute;left:20000px;top:0;width:300px;height:150px'>\
+                 </iframe></body>",
+            ),
+        ),
+        ("/frame", Route::html("<p>frame")),
+        (
+            "/other",
+            Route::html("<!doctype html><meta charset=utf-8><title>其他页</title><p>其他"),
+        ),
+    ])
+    .await;
+    let pool = pool_for(&server).await;
+    let mut tab = pool.tab();
+    let desktop = target(Device::Desktop);
+    let mut seconds = Vec::new();
+    // Repeated: the same tab, page after page; each must reach the server.
+    for round in 0..3 {
+        let first = tab
+            .render_with(
+                &desktop,
+                "http://site.test/",
+                BUDGET,
+                RenderOptions::default(),
+            )
+            .await
+            .expect("the first render");
+        assert_eq!(first.snapshot.title, "首页");
+        let second = tab
+            .render_with(
+                &desktop,
+                "http://site.test/other",
+                BUDGET,
+                RenderOptions::default(),
+            )
+            .await;
+        seconds.push((round, second.map(|r| r.snapshot.title)));
+    }
+    tab.close().await;
+    pool.close().await;
+    assert!(
+        server.seen("/frame").is_empty(),
+        "the lazy frame loaded: the case did not arise"
+    );
+    assert_eq!(
+        server.seen("/other").len(),
+        3,
+        "every second render reached the server"
+    );
+    for (round, title) in seconds {
+        assert_eq!(
+            title.expect("the second render").as_str(),
+            "其他页",
+            "round {round}"
+        );
+    }
+}

@@ -17,3 +17,4 @@ mod sites;
 mod summary;
 mod tabs;
 mod tls;
+mod trust;

@@ -46,10 +46,13 @@ fn target(host: &str, device: Device, title: &str, href: Option<&str>) -> Target
             href: href.map(str::to_owned),
             visible: true,
             in_footer: true,
+            frame: None,
         }],
         error: None,
         https_error: None,
         shared_render: None,
+        settled: true,
+        unsettled: None,
         elapsed_ms: 120,
     }
 }

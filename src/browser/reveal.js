@@ -1,0 +1,56 @@
+// reveal.js — what an inspector does before reading the footer: scroll to
+// the bottom of the homepage and wait for it to stop moving.
+//
+// render.rs evaluates this function in extract.js's isolated world, so the
+// site's scripts can neither see nor disturb its timers and frames; the
+// scrolling itself is the page's, and fires its scroll listeners and
+// IntersectionObservers as a visitor's would (WOW.js, AOS, lazy footers).
+//
+// what = 'scroll': scroll down a viewport at a time, letting the page paint
+//   twice between steps so observers and scroll handlers run, until the
+//   bottom (which may move as content loads) or `maxMs`. Returns the steps.
+// what = 'animations': wait until the running CSS animations and
+//   transitions (document.getAnimations()) that end within MAX_ANIMATION_MS
+//   have finished, or `maxMs`. Endless ones (a spinner, a marquee) are not
+//   waited for. Returns how many were waited for.
+function (what, maxMs) {
+  'use strict';
+  const MAX_STEPS = 50;
+  const MAX_ANIMATION_MS = 10000;
+  const start = performance.now();
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  // A painted frame, or 100 ms when the page paints none.
+  const frame = () => Promise.race([
+    new Promise((resolve) => requestAnimationFrame(() => resolve())),
+    pause(100),
+  ]);
+  const left = () => maxMs - (performance.now() - start);
+
+  if (what === 'scroll') {
+    const scroller = document.scrollingElement || document.documentElement;
+    if (!scroller) return Promise.resolve(0);
+    return (async () => {
+      let steps = 0;
+      while (steps < MAX_STEPS && left() > 0) {
+        const bottom = scroller.scrollHeight - window.innerHeight;
+        if (window.scrollY >= bottom - 1) break;
+        window.scrollTo(0, Math.min(bottom, window.scrollY + window.innerHeight * 0.9));
+        steps += 1;
+        await frame();
+        await frame();
+      }
+      return steps;
+    })();
+  }
+
+  const running = document.getAnimations().filter((a) => {
+    if (a.playState !== 'running' && a.playState !== 'pending') return false;
+    const timing = a.effect && a.effect.getComputedTiming();
+    if (!timing || !Number.isFinite(timing.endTime)) return false;
+    const now = Number(a.currentTime) || 0;
+    return timing.endTime - now <= MAX_ANIMATION_MS;
+  });
+  if (running.length === 0) return Promise.resolve(0);
+  const done = Promise.all(running.map((a) => a.finished.catch(() => null)));
+  return Promise.race([done, pause(Math.max(0, left()))]).then(() => running.length);
+}
