@@ -40,6 +40,11 @@ function () {
   const MAX_RECTS = 20; // rects examined per text node
   const MIN_DIGITS = 6;
   const MIN_SIZE = 2; // px: anything narrower or lower after clipping is not seen
+  // Characters of block and link text one document may return in all: what
+  // the worker holds of a page is bounded whatever the page (a footer never
+  // needs more than a few hundred). Blocks a visitor sees at the bottom
+  // come first, then other visible ones, then hidden ones.
+  const MAX_TOTAL_TEXT = 200000;
 
   // Subtrees that are never displayed text.
   const SKIP = new Set(['script', 'style', 'template', 'noscript', 'head', 'title']);
@@ -422,6 +427,22 @@ function () {
     }
     blocks.push({ segments });
   }
+  // The total budget, spent in order of what matters for a verdict.
+  const rank = (b) => (b.segments.some((g) => g.visible && g.in_footer) ? 0
+    : b.segments.some((g) => g.visible) ? 1 : 2);
+  const sizeOf = (b) => b.segments.reduce((n, g) => n + g.text.length + (g.href ? g.href.length : 0), 0);
+  let spent = 0;
+  const kept = new Set();
+  for (const level of [0, 1, 2]) {
+    for (const b of blocks) {
+      if (rank(b) !== level) continue;
+      const size = sizeOf(b);
+      if (spent + size > MAX_TOTAL_TEXT) continue;
+      spent += size;
+      kept.add(b);
+    }
+  }
+  const keptBlocks = blocks.filter((b) => kept.has(b));
 
   // ---- 4. Links to filing authorities (or anything like them). ----
   const linkVisible = (a) => {
@@ -463,7 +484,7 @@ function () {
   };
   collectAnchors(doc, 0);
   for (const a of anchors) {
-    if (links.length >= MAX_LINKS) break;
+    if (links.length >= MAX_LINKS || spent >= MAX_TOTAL_TEXT) break;
     const attr = a.getAttribute('href') || '';
     let resolved = attr;
     try {
@@ -473,12 +494,14 @@ function () {
     }
     if (!/beian|miit|mps\.gov/.test(resolved.toLowerCase())) continue;
     const rect = a.getBoundingClientRect();
-    links.push({
+    const link = {
       text: clip(linkText(a).replace(/\s+/g, ' ').trim(), MAX_TEXT),
       href: clip(attr.trim(), MAX_TEXT),
       visible: linkVisible(a),
       in_footer: footerish(a) || atBottom(rect.top),
-    });
+    };
+    spent += link.text.length + link.href.length;
+    links.push(link);
   }
 
   // ---- 5. Whether anything arrived at all. ----
@@ -493,7 +516,7 @@ function () {
     status: nav && nav.responseStatus ? nav.responseStatus : null,
     view_width: viewWidth,
     view_height: viewHeight,
-    blocks,
+    blocks: keptBlocks,
     links,
   };
 }

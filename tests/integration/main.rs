@@ -10,6 +10,7 @@ mod docs;
 mod faults;
 mod guard;
 mod job;
+mod load;
 mod recycle;
 mod report;
 mod resilience;
