@@ -670,7 +670,7 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
 }
 
 /// Render, retrying crawler failures (ours, not the site's) with backoff,
-/// and renders the worker's starvation spoiled (see [`crate::starvation`])
+/// and a render the worker's starvation spoiled (see [`crate::starvation`])
 /// once with a fresh budget. With `--evidence`, the page's bottom is
 /// captured too.
 async fn render_with_retries(
@@ -681,7 +681,9 @@ async fn render_with_retries(
     join: Option<&Landing>,
 ) -> Result<(PageSnapshot, Option<Vec<u8>>), TargetFailure> {
     let mut attempt = 0;
-    let mut starved_retry = None;
+    // The first, starved attempt's page (when it read one), and why it
+    // counted as starved: kept in case the retry does no better.
+    let mut starved_first: Option<(Option<Rendered>, String)> = None;
     let options = RenderOptions {
         screenshot_bottom: ctx.config.evidence.is_some(),
         navigate_gate: ctx.throttle.rate_limiter(),
@@ -695,24 +697,21 @@ async fn render_with_retries(
             .then(|| ctx.starvation.since(before))
             .flatten();
         if let Some(why) = starved {
-            if starved_retry.is_none() {
-                tracing::info!(%url, %why, "render spoiled by the worker's starvation; retrying with a fresh budget");
-                starved_retry = Some(ctx.retry_room.acquire().await);
-                continue;
-            }
-            // Starved again, even alone: ours, not the site's.
-            match result {
-                Ok(rendered) => {
-                    let mut snapshot = rendered.snapshot;
-                    snapshot.unsettled = snapshot.unsettled.map(|u| format!("{u}; {why}"));
-                    return Ok((snapshot, rendered.screenshot));
-                }
-                Err(e) => {
-                    return Err(TargetFailure::Crawler {
-                        reason: format!("{e}, but {why}: not the site's fault"),
-                    })
+            if starved_first.is_none() {
+                // A retry when the machine has room: one at a time, and
+                // not after waiting longer than a budget for the turn.
+                let room = tokio::time::timeout(budget, ctx.retry_room.acquire()).await;
+                if let Ok(Ok(_permit)) = room {
+                    tracing::info!(%url, %why, "render spoiled by the worker's starvation; retrying with a fresh budget");
+                    starved_first = Some((result.ok(), why));
+                    let retried = tab.render_with(target, url, budget, options.clone()).await;
+                    let again = spoiled_by_load(&retried)
+                        .then(|| ctx.starvation.since(before))
+                        .flatten();
+                    return settle_starved(retried, again, starved_first);
                 }
             }
+            return settle_starved(result, Some(why), None);
         }
         match result {
             Ok(rendered) => return Ok((rendered.snapshot, rendered.screenshot)),
@@ -734,14 +733,57 @@ async fn render_with_retries(
     }
 }
 
-/// Whether a render ended the way a starved worker makes renders end: its
-/// budget ran out before the page arrived, answered or settled.
+/// The outcome of a target the worker's starvation touched: `result` (the
+/// retry's, or the only attempt's), `starved` why it was starved too (if it
+/// was), and the first attempt's page when it read one. A page read is
+/// never thrown away for a failure; a failure the starvation made is ours
+/// (`crawler-error`). (No scheme fallback is lost: a page script that never
+/// answered ran on a page that arrived.)
+fn settle_starved(
+    result: Result<Rendered, RenderError>,
+    starved: Option<String>,
+    first: Option<(Option<Rendered>, String)>,
+) -> Result<(PageSnapshot, Option<Vec<u8>>), TargetFailure> {
+    let (first_page, first_why) = first.map_or((None, None), |(p, w)| (p, Some(w)));
+    // An unsettled page names every starvation seen; a failure is ours only
+    // when its own attempt was starved (a retry that had the room and still
+    // hung is the site's).
+    let note = starved.clone().or(first_why);
+    let noted = |rendered: Rendered| {
+        let mut snapshot = rendered.snapshot;
+        if let (Some(unsettled), Some(why)) = (&snapshot.unsettled, &note) {
+            snapshot.unsettled = Some(format!("{unsettled}; {why}"));
+        }
+        (snapshot, rendered.screenshot)
+    };
+    match result {
+        Ok(rendered) => Ok(noted(rendered)),
+        Err(e) => match (first_page, starved) {
+            (Some(page), _) => Ok(noted(page)),
+            (None, Some(why)) => Err(TargetFailure::Crawler {
+                reason: format!("{e}, but {why}: not the site's fault"),
+            }),
+            (None, None) => match e {
+                RenderError::Site(why) => Err(TargetFailure::Unreachable(why)),
+                RenderError::Refused { host, address } => {
+                    Err(TargetFailure::AddressRefused { host, address })
+                }
+                RenderError::Crawler(e) => Err(TargetFailure::Crawler {
+                    reason: e.to_string(),
+                }),
+            },
+        },
+    }
+}
+
+/// Whether a render ended the way a starved worker makes renders end: a
+/// page script that never answered, or a page still changing when its
+/// budget ran out. (A document that never arrived is the network's, not
+/// the CPU's: a timeout before the commit is the site's.)
 fn spoiled_by_load(result: &Result<Rendered, RenderError>) -> bool {
     match result {
         Ok(rendered) => rendered.snapshot.unsettled.is_some(),
-        Err(RenderError::Site(why)) => {
-            matches!(why, Unreachable::Timeout { .. } | Unreachable::ScriptHung)
-        }
+        Err(RenderError::Site(why)) => matches!(why, Unreachable::ScriptHung),
         Err(_) => false,
     }
 }

@@ -8,8 +8,9 @@
 //! never reports it as the site's fault (README "Load never changes a
 //! finding"). Two signals, each read before and after a render:
 //!
-//! - the cgroup's own count of throttled periods (`cpu.stat`), when the
-//!   worker runs under a CPU quota;
+//! - the cgroup's own throttled time (`cpu.stat`), when the worker runs
+//!   under a CPU quota: starved when it is at least [`THROTTLED_SHARE`] of
+//!   the render's time (a period now and then is a quota well used);
 //! - the worker's own clock: a tick due every [`TICK`] that came more than
 //!   [`LATE`] late means nothing of the worker's could run, and neither,
 //!   most likely, could the browser's renderers.
@@ -29,6 +30,9 @@ use crate::cgroup::{cpu_throttled, CpuThrottle};
 const TICK: Duration = Duration::from_millis(100);
 /// A tick this late means the worker was starved.
 const LATE: Duration = Duration::from_secs(1);
+/// The share of a render's time the cgroup spent throttled past which the
+/// render counts as starved.
+const THROTTLED_SHARE: f64 = 0.25;
 
 /// Watches for starvation; cheap to clone.
 #[derive(Debug, Clone)]
@@ -39,6 +43,7 @@ pub(crate) struct Starvation {
 /// The signals at one moment (see [`Starvation::mark`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mark {
+    at: Instant,
     late_ticks: u64,
     throttle: Option<CpuThrottle>,
 }
@@ -67,6 +72,7 @@ impl Starvation {
     /// The signals now.
     pub(crate) fn mark(&self) -> Mark {
         Mark {
+            at: Instant::now(),
             late_ticks: self.late_ticks.load(Ordering::Relaxed),
             throttle: cpu_throttled(),
         }
@@ -82,10 +88,13 @@ impl Starvation {
 fn judge(before: Mark, after: Mark) -> Option<String> {
     if let (Some(b), Some(a)) = (before.throttle, after.throttle) {
         let periods = a.periods.saturating_sub(b.periods);
-        if periods > 0 {
-            let ms = a.throttled_us.saturating_sub(b.throttled_us) / 1000;
+        let throttled = Duration::from_micros(a.throttled_us.saturating_sub(b.throttled_us));
+        let spent = after.at.saturating_duration_since(before.at);
+        if periods > 0 && throttled.as_secs_f64() >= spent.as_secs_f64() * THROTTLED_SHARE {
             return Some(format!(
-                "the worker's CPU quota was used up ({periods} periods throttled, {ms} ms)"
+                "the worker's CPU quota was used up ({periods} periods throttled, {} ms of {} ms)",
+                throttled.as_millis(),
+                spent.as_millis()
             ));
         }
     }
@@ -98,8 +107,11 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    fn mark(late_ticks: u64, throttle: Option<(u64, u64)>) -> Mark {
+    /// A mark `at_ms` after a fixed start.
+    fn mark(at_ms: u64, late_ticks: u64, throttle: Option<(u64, u64)>) -> Mark {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
         Mark {
+            at: *START.get_or_init(Instant::now) + Duration::from_millis(at_ms),
             late_ticks,
             throttle: throttle.map(|(periods, throttled_us)| CpuThrottle {
                 periods,
@@ -109,19 +121,25 @@ mod tests {
     }
 
     #[rstest]
-    #[case::nothing(mark(0, None), mark(0, None), None)]
-    #[case::quota_idle(mark(0, Some((5, 1000))), mark(0, Some((5, 1000))), None)]
-    #[case::quota_throttled(
-        mark(0, Some((5, 1000))),
-        mark(0, Some((8, 251_000))),
-        Some("the worker's CPU quota was used up (3 periods throttled, 250 ms)")
+    #[case::nothing(mark(0, 0, None), mark(1000, 0, None), None)]
+    #[case::quota_idle(mark(0, 0, Some((5, 1000))), mark(1000, 0, Some((5, 1000))), None)]
+    #[case::quota_throttled_a_third(
+        mark(0, 0, Some((5, 1000))),
+        mark(1000, 0, Some((8, 334_000))),
+        Some("the worker's CPU quota was used up (3 periods throttled, 333 ms of 1000 ms)")
+    )]
+    // A period now and then: a quota well used, not a starved render.
+    #[case::quota_throttled_a_little(
+        mark(0, 0, Some((5, 1000))),
+        mark(1000, 0, Some((6, 101_000))),
+        None
     )]
     #[case::late_tick(
-        mark(2, None),
-        mark(3, None),
+        mark(0, 2, None),
+        mark(1000, 3, None),
         Some("the worker got no CPU for over a second (1 times)")
     )]
-    #[case::quota_file_gone(mark(0, Some((5, 0))), mark(0, None), None)]
+    #[case::quota_file_gone(mark(0, 0, Some((5, 0))), mark(1000, 0, None), None)]
     fn starvation_between_marks(
         #[case] before: Mark,
         #[case] after: Mark,

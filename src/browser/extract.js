@@ -35,12 +35,14 @@ function () {
   const MAX_TEXT = 2000; // characters per segment or link text
   const MAX_TITLE = 10000;
   const MAX_LINKS = 200;
+  const MAX_LINK_TEXT = 500; // characters of a link's text or href
   const MAX_NODES = 200000; // nodes walked
   const MAX_SHADOW_DEPTH = 4;
   const MAX_RECTS = 20; // rects examined per text node
   const MIN_DIGITS = 6;
   const MIN_SIZE = 2; // px: anything narrower or lower after clipping is not seen
-  // Characters of block and link text one document may return in all: what
+  // Characters of block text one document may return in all (links have
+  // their own caps, MAX_LINKS × MAX_LINK_TEXT, and always come back): what
   // the worker holds of a page is bounded whatever the page (a footer never
   // needs more than a few hundred). Blocks a visitor sees at the bottom
   // come first, then other visible ones, then hidden ones.
@@ -248,7 +250,23 @@ function () {
     const bottom = range.getBoundingClientRect().bottom + scrollY;
     if (bottom > 0) contentHeight = Math.min(docHeight, bottom);
   }
-  const atBottom = (top) => contentHeight > 0 && top + scrollY >= contentHeight * 0.75;
+  // A fixed box (a bar pinned to the window) stays where the window shows
+  // it, whatever the scroll: it is at the bottom when it is in the bottom
+  // quarter of the window. Everything else by its place in the page (the
+  // page is scrolled to its bottom by now, see reveal.js).
+  const fixedCache = new Map();
+  const isFixed = (el) => {
+    if (!el) return false;
+    let f = fixedCache.get(el);
+    if (f === undefined) {
+      f = style(el).position === 'fixed' || isFixed(up(el));
+      fixedCache.set(el, f);
+    }
+    return f;
+  };
+  const atBottomOf = (el, top) => (isFixed(el)
+    ? top >= viewHeight * 0.75
+    : contentHeight > 0 && top + scrollY >= contentHeight * 0.75);
 
   const hrefOf = (node) => {
     for (let a = node.nodeType === 1 ? node : up(node); a; a = up(a)) {
@@ -271,7 +289,7 @@ function () {
       width: el.clientWidth,
       height: el.clientHeight,
       visible: seen !== null && el.clientWidth >= MIN_SIZE && el.clientHeight >= MIN_SIZE,
-      in_footer: footerish(el) || atBottom(r.top),
+      in_footer: footerish(el) || atBottomOf(el, r.top),
       view_width: viewWidth,
       view_height: viewHeight,
     };
@@ -304,20 +322,31 @@ function () {
     for (let m = re.exec(content); m; m = re.exec(content)) {
       if (m[3]) out += el.getAttribute(m[3]) || '';
       else out += (m[1] !== undefined ? m[1] : m[2]).replace(/\\([0-9a-fA-F]{1,6})\s?|\\(.)/g,
-        (_, hex, ch) => (hex ? String.fromCodePoint(parseInt(hex, 16)) : ch));
+        (_, hex, ch) => (hex ? String.fromCodePoint(Math.min(parseInt(hex, 16), 0x10ffff)) : ch));
     }
     return out;
   };
-  // A `::before`/`::after` box of `el` as a piece, or null.
+  // Elements that never have generated boxes (replaced and void ones,
+  // and anything outside HTML, such as SVG): their pseudo-elements need no
+  // style lookup, which on a big page is most of what the lookups cost.
+  const NO_PSEUDO = new Set([
+    'img', 'input', 'iframe', 'frame', 'video', 'audio', 'canvas', 'embed', 'object',
+    'br', 'hr', 'wbr', 'meta', 'link', 'source', 'track', 'area', 'col', 'param',
+    'select', 'textarea', 'option', 'picture',
+  ]);
+  const HTML_NS = 'http://www.w3.org/1999/xhtml';
+  // A `::before`/`::after` box of `el` as a piece, or null. Its own
+  // hiding counts too (`visibility`, `opacity`, a transparent colour, no
+  // font size), beside its element's.
   const pseudo = (el, which) => {
+    if (el.namespaceURI !== HTML_NS || NO_PSEUDO.has(el.localName)) return null;
     const cs = win.getComputedStyle(el, which);
     const text = contentText(cs.content, el);
     if (!text || cs.display === 'none') return null;
-    return { pseudo: true, el, text };
-  };
-  const isInlinePseudo = (el, which) => {
-    const d = win.getComputedStyle(el, which).display;
-    return d === 'inline' || d === 'contents';
+    const hidden = cs.visibility !== 'visible' || parseFloat(cs.opacity) === 0 ||
+      alpha(cs.webkitTextFillColor || cs.color) === 0 || parseFloat(cs.fontSize) === 0;
+    const inline = cs.display === 'inline' || cs.display === 'contents';
+    return { pseudo: true, el, text, hidden, inline };
   };
 
   const walk = (start, depth) => {
@@ -332,7 +361,7 @@ function () {
       while (open.length && !open[open.length - 1].contains(n)) {
         const el = open.pop();
         const p = pseudo(el, '::after');
-        if (p) addPseudo(p, el, '::after');
+        if (p) addPseudo(p, el);
       }
     };
     for (let n = walker.nextNode(); n && visited < MAX_NODES; n = walker.nextNode()) {
@@ -348,7 +377,7 @@ function () {
         if (current && current.block === block) push(n, block);
       } else {
         const before = pseudo(n, '::before');
-        if (before) addPseudo(before, n, '::before');
+        if (before) addPseudo(before, n);
         open.push(n);
         if (n.shadowRoot && depth < MAX_SHADOW_DEPTH) walk(n.shadowRoot, depth + 1);
       }
@@ -356,14 +385,14 @@ function () {
     while (open.length) {
       const el = open.pop();
       const p = pseudo(el, '::after');
-      if (p) addPseudo(p, el, '::after');
+      if (p) addPseudo(p, el);
     }
   };
   // Generated text belongs to its element's block when it is inline, else
   // it is a block of its own.
-  const addPseudo = (p, el, which) => {
+  const addPseudo = (p, el) => {
     if (!hasText && p.text.trim()) hasText = true;
-    push(p, isInlinePseudo(el, which) ? blockOf(el) : p);
+    push(p, p.inline ? blockOf(el) : p);
   };
   const start = body || root;
   if (start) walk(start, 0);
@@ -389,17 +418,17 @@ function () {
     return {
       href: hrefOf(t),
       visible: seen !== null,
-      in_footer: footerish(el) || atBottom(firstTop),
+      in_footer: footerish(el) || atBottomOf(el, firstTop),
     };
   };
   // Generated text is seen where its element's boxes are.
   const pseudoFacts = (p) => {
     const el = p.el;
-    const seen = styleVisible(el) ? seenRect(el, el.getClientRects()) : null;
+    const seen = !p.hidden && styleVisible(el) ? seenRect(el, el.getClientRects()) : null;
     return {
       href: hrefOf(el),
       visible: seen !== null,
-      in_footer: footerish(el) || atBottom(el.getBoundingClientRect().top),
+      in_footer: footerish(el) || atBottomOf(el, el.getBoundingClientRect().top),
     };
   };
 
@@ -484,7 +513,7 @@ function () {
   };
   collectAnchors(doc, 0);
   for (const a of anchors) {
-    if (links.length >= MAX_LINKS || spent >= MAX_TOTAL_TEXT) break;
+    if (links.length >= MAX_LINKS) break;
     const attr = a.getAttribute('href') || '';
     let resolved = attr;
     try {
@@ -495,12 +524,11 @@ function () {
     if (!/beian|miit|mps\.gov/.test(resolved.toLowerCase())) continue;
     const rect = a.getBoundingClientRect();
     const link = {
-      text: clip(linkText(a).replace(/\s+/g, ' ').trim(), MAX_TEXT),
-      href: clip(attr.trim(), MAX_TEXT),
+      text: clip(linkText(a).replace(/\s+/g, ' ').trim(), MAX_LINK_TEXT),
+      href: clip(attr.trim(), MAX_LINK_TEXT),
       visible: linkVisible(a),
-      in_footer: footerish(a) || atBottom(rect.top),
+      in_footer: footerish(a) || atBottomOf(a, rect.top),
     };
-    spent += link.text.length + link.href.length;
     links.push(link);
   }
 

@@ -72,6 +72,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a render that read its page waits for chromiumoxide's answer
 /// to its `Page.navigate` before giving up reusing the page.
 const NAVIGATE_REPLY_GRACE: Duration = Duration::from_millis(250);
+/// How much sooner than the settle deadline the in-page wait gives up, so
+/// its answer can still be read.
+const PROBE_MARGIN: Duration = Duration::from_millis(200);
 /// After an error page commits, how long to wait for the failure's name.
 const ERROR_DETAIL_WAIT: Duration = Duration::from_millis(500);
 
@@ -381,7 +384,12 @@ async fn drive(
     //    once if a late navigation destroyed the world under us.
     let mut extracted = None;
     let mut world = world;
-    for _ in 0..2 {
+    let mut tries = 0;
+    while tries < 2 {
+        // A failure in the world reveal made (a navigation since) costs no try.
+        if world.is_none() {
+            tries += 1;
+        }
         if rx.borrow().crashed {
             return Err(Unreachable::RendererCrashed.into());
         }
@@ -598,10 +606,14 @@ async fn settle(
         //    or cannot be read says nothing (a busy main thread, or a
         //    navigation that destroyed the context): look again after the
         //    next event.
+        // The in-page wait ends a little before `end`, so that its answer
+        // (what is still pending, how late its checks ran) arrives in time
+        // to say why a page did not settle.
         let now = Instant::now();
         let max_wait = end.saturating_duration_since(now);
+        let in_page_wait = max_wait.saturating_sub(PROBE_MARGIN.min(max_wait / 4));
         let params = EvaluateParams::builder()
-            .expression(format!("{WAIT_JS}({})", max_wait.as_millis()))
+            .expression(format!("{WAIT_JS}({})", in_page_wait.as_millis()))
             .await_promise(true)
             .build()
             .expect("expression is set");
@@ -736,6 +748,9 @@ enum ExtractError {
 /// Frames read at most, and how deep: the footer's widget or a 隐性转发
 /// frameset are one or two; ads and trackers beyond these add nothing.
 const MAX_FRAMES: usize = 16;
+/// Frames looked at (placed) at most, seen or not: hundreds of hidden
+/// tracking frames must not eat the extraction's time.
+const MAX_PLACED_FRAMES: usize = 64;
 const MAX_FRAME_DEPTH: usize = 3;
 
 /// The facts of the page: the top document's, and those of every frame a
@@ -765,10 +780,12 @@ async fn extract_page(
         .map(|child| (child, top_context, None, 1))
         .collect();
     let mut read = 0;
+    let mut placed = 0;
     while let Some((node, parent_context, footer_override, depth)) = queue.pop() {
-        if read >= MAX_FRAMES || Instant::now() >= end {
+        if read >= MAX_FRAMES || placed >= MAX_PLACED_FRAMES || Instant::now() >= end {
             break;
         }
+        placed += 1;
         let frame_id = node.frame.id.clone();
         let frame_url = node.frame.url.clone();
         let Some(placement) = place_frame(page, &frame_id, parent_context, end).await else {

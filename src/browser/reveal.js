@@ -33,11 +33,16 @@ function (what, maxMs) {
       let steps = 0;
       while (steps < MAX_STEPS && left() > 0) {
         const bottom = scroller.scrollHeight - window.innerHeight;
-        if (window.scrollY >= bottom - 1) break;
-        window.scrollTo(0, Math.min(bottom, window.scrollY + window.innerHeight * 0.9));
+        const from = window.scrollY;
+        if (from >= bottom - 1) break;
+        // Instant, whatever the page's `scroll-behavior: smooth` says: a
+        // smooth scroll would be cut short by the next step.
+        window.scrollTo({ top: Math.min(bottom, from + window.innerHeight * 0.9), behavior: 'instant' });
         steps += 1;
         await frame();
         await frame();
+        // A page that will not scroll (a modal locks it) stops here.
+        if (window.scrollY <= from) break;
       }
       return steps;
     })();

@@ -141,7 +141,13 @@
   if (typeof origFetch === 'function') {
     globalThis.fetch = function fetch(...args) {
       const id = begin();
-      const p = apply(origFetch, this, args);
+      let p;
+      try {
+        p = apply(origFetch, this, args);
+      } catch (e) {
+        end(id);
+        throw e;
+      }
       apply(then, p, [() => end(id), () => end(id)]);
       return p;
     };
@@ -154,7 +160,13 @@
       if (typeof orig !== 'function') continue;
       Response.prototype[name] = function (...args) {
         const id = begin();
-        const p = apply(orig, this, args);
+        let p;
+        try {
+          p = apply(orig, this, args);
+        } catch (e) {
+          end(id);
+          throw e;
+        }
         apply(then, p, [() => end(id), () => end(id)]);
         return p;
       };
@@ -255,9 +267,11 @@
   const pendingRefresh = (horizon) => {
     const ms = refreshDelay();
     if (ms < 0) return 0;
-    const limit = refreshElsewhere ? Math.max(MAX_DELAY_MS, horizon) : MAX_DELAY_MS;
-    if (ms > limit) return 0;
-    return loadedAt < 0 || now() - loadedAt < ms + REFRESH_GRACE_MS ? 1 : 0;
+    if (!refreshElsewhere && ms > MAX_DELAY_MS) return 0;
+    // What is left of its delay (all of it until the load starts it).
+    const left = loadedAt < 0 ? ms : ms - (now() - loadedAt);
+    if (refreshElsewhere && left > Math.max(MAX_DELAY_MS, horizon)) return 0;
+    return left + REFRESH_GRACE_MS > 0 ? 1 : 0;
   };
 
   // Mutations while the parser runs are the page arriving, not scripts

@@ -122,7 +122,7 @@ mod tests {
             error: None,
             https_error: None,
             shared_render: None,
-            settled: true,
+            settled: Some(true),
             unsettled: None,
             elapsed_ms: 0,
         }

@@ -62,20 +62,17 @@ pub struct TargetReport {
     /// already rendered, so it was not rendered twice; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_render: Option<String>,
-    /// Beyond SPEC: false when the page was read before it settled (its
-    /// budget ran out while it was still changing); `unsettled` says why.
-    #[serde(default = "yes")]
-    pub settled: bool,
+    /// Beyond SPEC: whether the page settled before it was read (false: its
+    /// budget ran out while it was still changing; `unsettled` says why);
+    /// absent when no page was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<bool>,
     /// Beyond SPEC: why the page was read before it settled; absent when it
     /// settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsettled: Option<String>,
     /// Time spent on this target.
     pub elapsed_ms: u64,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A text run carrying a filing number, or a link to a filing site.
@@ -114,7 +111,7 @@ impl TargetReport {
             error: None,
             https_error: outcome.https_error.as_ref().map(ToString::to_string),
             shared_render: outcome.shared_render.clone(),
-            settled: true,
+            settled: None,
             unsettled: None,
             elapsed_ms: millis(outcome.elapsed),
         };
@@ -136,7 +133,7 @@ impl TargetReport {
         report.addresses.clone_from(&page.addresses);
         report.refused_subresources = page.refused_subresources;
         report.title = Some(page.title.clone());
-        report.settled = page.unsettled.is_none();
+        report.settled = Some(page.unsettled.is_none());
         report.unsettled.clone_from(&page.unsettled);
         let icp = icp_occurrences(page);
         let gongan = gongan_occurrences(page);

@@ -91,6 +91,20 @@ pub struct SummaryReport {
     pub slowest: Vec<SlowTarget>,
     /// Whether a signal stopped the scan before every record was written.
     pub interrupted: bool,
+    /// Beyond the contract: the most memory the worker process itself
+    /// (not its browsers) held at once, in bytes (`VmHWM`); absent where
+    /// the system does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_peak_rss_bytes: Option<u64>,
+}
+
+/// The worker process's peak resident memory (`VmHWM` of
+/// `/proc/self/status`), in bytes.
+fn worker_peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Counters the progress display reads while the scan writes.
@@ -230,6 +244,7 @@ impl Summary {
             targets_per_s: per_second(targets, elapsed),
             slowest: self.slowest.clone(),
             interrupted,
+            worker_peak_rss_bytes: worker_peak_rss(),
         }
     }
 
@@ -492,7 +507,7 @@ mod tests {
                     error: None,
                     https_error: None,
                     shared_render: None,
-                    settled: true,
+                    settled: Some(true),
                     unsettled: None,
                     elapsed_ms: *ms,
                 })

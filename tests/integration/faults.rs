@@ -562,3 +562,47 @@ fn a_killed_worker_takes_its_chromium_along() {
         "Chromium outlived its killed worker: {left:?}"
     );
 }
+
+/// The most the worker process itself may hold while one page floods its
+/// extraction (`hostile-flood.test`: 40 million characters of hidden
+/// text): a page's facts are bounded (README "How it renders"), so the
+/// worker stays near its ~30 MiB (debug build) however big a page is.
+const WORKER_MEMORY_BOUND: u64 = 64 << 20;
+
+#[test]
+fn a_page_that_floods_the_extraction_leaves_the_worker_small_and_the_others_judged() {
+    let farm = FixtureFarm::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary = dir.path().join("summary.json");
+    let output = crate::common::Scan::new(&farm)
+        .stdin(
+            "domain,service_name,icp_number,gongan_number,ips,hosts,id\n\
+             icp-ok.test,清风文化,京ICP备18012345号-1,,,,\n\
+             hostile-flood.test,洪流数据,京ICP备19317890号-1,,,,\n\
+             icp-unlinked.test,云朵家居,湘ICP备17093456号-1,,,,\n",
+        )
+        .arg("--input-format")
+        .arg("csv")
+        .arg("--summary")
+        .arg(&summary)
+        .timeout(u32::try_from(TIMEOUT_SECS).expect("small"))
+        .run();
+    let reports = output.reports();
+    assert_findings(report(&reports, "icp-ok.test"), &[]);
+    assert_findings(report(&reports, "hostile-flood.test"), &[]);
+    assert_findings(
+        report(&reports, "icp-unlinked.test"),
+        &[(IcpNotLinked, On::All)],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).expect("the summary")).expect("JSON");
+    let peak = summary["worker_peak_rss_bytes"]
+        .as_u64()
+        .expect("the summary reports the worker's peak memory");
+    assert!(
+        peak < WORKER_MEMORY_BOUND,
+        "the worker held {} MiB at its peak (bound {} MiB)",
+        peak >> 20,
+        WORKER_MEMORY_BOUND >> 20
+    );
+}

@@ -51,7 +51,7 @@ fn target(host: &str, device: Device, title: &str, href: Option<&str>) -> Target
         error: None,
         https_error: None,
         shared_render: None,
-        settled: true,
+        settled: Some(true),
         unsettled: None,
         elapsed_ms: 120,
     }

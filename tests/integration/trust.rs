@@ -71,7 +71,7 @@ fn every_page_of_the_trust_list_settled() {
     for report in trust_scan() {
         for t in &report.targets {
             assert!(
-                t.settled && t.unsettled.is_none(),
+                t.settled == Some(true) && t.unsettled.is_none(),
                 "{}#{} did not settle: {:?}",
                 t.url,
                 t.device,
