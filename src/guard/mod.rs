@@ -5,25 +5,32 @@
 //! makes, for the page and for every sub-resource, redirect hop, frame and
 //! WebSocket, goes through its forward proxy ([`proxy`]). For each one the
 //! guard resolves the host itself, applies `--resolve`, refuses internal
-//! addresses ([`is_internal`]) unless `--allow-private`, and connects to
-//! exactly the address it checked. It knows nothing of Chromium or of the
-//! rules: it answers "may this host be reached, and where", and remembers
-//! what it answered so the renderer can tell a refused page from an
-//! unreachable one.
+//! addresses unless `--allow-private`, and connects to exactly the address
+//! it checked. It knows nothing of Chromium or of the rules: it answers
+//! "may this host be reached, and where", and remembers what it answered
+//! so the renderer can tell a refused page from an unreachable one.
+//!
+//! What is internal is one table in `special.rs` ([`is_internal`]): the
+//! IANA special-purpose address registries, and for the IPv6 forms that
+//! carry an IPv4 address (IPv4-mapped, NAT64, 6to4, Teredo…) the verdict
+//! of the IPv4 address they carry, which is where a translating network
+//! delivers them.
 //!
 //! [`check`] is the same decision for one host, taken before a target is
 //! rendered at all: a refused host then costs no browser page.
 
 pub mod proxy;
+mod special;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use futures::future::BoxFuture;
 
 use crate::page::{TargetFailure, Unreachable};
 
 pub use proxy::{Exchange, Outcome, Proxy, ProxyConfig, Session};
+pub use special::{is_internal, refusal};
 
 /// `--resolve HOST=ADDR:PORT`: send connections for `host` (`*` for every
 /// host name) to `addr` instead of what DNS says.
@@ -160,57 +167,6 @@ pub(crate) fn normalise(host: &str) -> String {
     host.to_ascii_lowercase()
 }
 
-/// Whether `ip` is an address no public website is served from: loopback,
-/// private (RFC 1918, unique-local), link-local, CGNAT, multicast,
-/// unspecified, documentation, benchmarking, broadcast and reserved ranges,
-/// and IPv4-mapped/compatible forms of those.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_internal_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal_v4(v4);
-            }
-            is_internal_v6(v6)
-        }
-    }
-}
-
-fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_multicast()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240 // reserved
-}
-
-fn is_internal_v6(ip: Ipv6Addr) -> bool {
-    let s = ip.segments();
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (s[0] & 0xffc0) == 0xfe80 // link local fe80::/10
-        || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64 may embed an internal v4
-        // IPv4-compatible ::a.b.c.d (deprecated) of an internal address.
-        || (s[..6].iter().all(|&x| x == 0) && is_internal_v4(Ipv4Addr::new(
-            (s[6] >> 8) as u8,
-            (s[6] & 0xff) as u8,
-            (s[7] >> 8) as u8,
-            (s[7] & 0xff) as u8,
-        )))
-}
-
 /// Whether `--resolve` maps `host`.
 pub fn is_mapped(host: &str, rules: &[ResolveRule]) -> bool {
     let host = normalise(host);
@@ -250,38 +206,6 @@ pub async fn check(
 mod tests {
     use super::*;
     use rstest::rstest;
-
-    #[rstest]
-    #[case::loopback("127.0.0.1", true)]
-    #[case::loopback_other("127.5.6.7", true)]
-    #[case::rfc1918_10("10.0.0.5", true)]
-    #[case::rfc1918_172("172.16.3.4", true)]
-    #[case::rfc1918_192("192.168.1.1", true)]
-    #[case::metadata("169.254.169.254", true)]
-    #[case::cgnat("100.64.0.1", true)]
-    #[case::unspecified("0.0.0.0", true)]
-    #[case::multicast("224.0.0.1", true)]
-    #[case::documentation_v4("203.0.113.7", true)]
-    #[case::broadcast("255.255.255.255", true)]
-    #[case::public_v4("8.8.8.8", false)]
-    #[case::public_cn("114.114.114.114", false)]
-    #[case::not_cgnat("100.128.0.1", false)]
-    #[case::v6_loopback("::1", true)]
-    #[case::v6_unique_local("fd00::1", true)]
-    #[case::v6_link_local("fe80::1", true)]
-    #[case::v6_mapped_loopback("::ffff:127.0.0.1", true)]
-    #[case::v6_mapped_private("::ffff:10.1.2.3", true)]
-    #[case::v6_mapped_metadata("::ffff:169.254.169.254", true)]
-    #[case::v6_mapped_public("::ffff:8.8.8.8", false)]
-    #[case::v6_compatible_loopback("::127.0.0.1", true)]
-    #[case::v6_nat64_private("64:ff9b::10.0.0.1", true)]
-    #[case::v6_multicast("ff02::1", true)]
-    #[case::v6_unspecified("::", true)]
-    #[case::v6_documentation("2001:db8::1", true)]
-    #[case::v6_public("2400:3200::1", false)]
-    fn internal_addresses(#[case] ip: &str, #[case] internal: bool) {
-        assert_eq!(is_internal(ip.parse().unwrap()), internal, "{ip}");
-    }
 
     fn rule(host: &str, addr: &str) -> ResolveRule {
         ResolveRule {
@@ -330,6 +254,9 @@ mod tests {
     #[case::private(&["10.0.0.1"], false, Err("10.0.0.1"))]
     #[case::any_private_refuses_all(&["8.8.8.8", "169.254.169.254"], false, Err("169.254.169.254"))]
     #[case::mapped_v6_loopback(&["::ffff:127.0.0.1"], false, Err("::ffff:127.0.0.1"))]
+    #[case::sixtofour_loopback(&["2400:3200::1", "2002:7f00:1::"], false, Err("2002:7f00:1::"))]
+    #[case::sixtofour_public(&["2002:808:808::1"], false, Ok(vec!["[2002:808:808::1]:80"]))]
+    #[case::allowed_translated_loopback(&["::ffff:0:7f00:1"], true, Ok(vec!["[::ffff:0:7f00:1]:80"]))]
     #[case::allowed_private(&["8.8.8.8", "10.0.0.1"], true, Ok(vec!["8.8.8.8:80", "10.0.0.1:80"]))]
     #[tokio::test]
     async fn admit_checks_every_answer(

@@ -387,7 +387,8 @@ async fn serve(shared: Arc<Listener>, mut client: TcpStream) {
     let (outcome, upstream) = open(&shared, &request.host, request.port).await;
     match &outcome {
         Outcome::Refused { address } => {
-            tracing::debug!(host = %request.host, port = request.port, %address, "network guard refused a connection");
+            let range = super::refusal(*address).unwrap_or_default();
+            tracing::debug!(host = %request.host, port = request.port, %address, range, "network guard refused a connection");
         }
         Outcome::Failed { error, .. } => {
             tracing::debug!(host = %request.host, port = request.port, error, "network guard could not connect");
