@@ -3,13 +3,35 @@
 //! [`Session`] of its own for each rendered page's browser context).
 //!
 //! - A plain `http://` request arrives in absolute form (`GET
-//!   http://host/path HTTP/1.1`). The proxy opens one upstream connection
-//!   for that one request, sends it in origin form with `Connection: close`
-//!   and relays the answer, adding `Connection: close` and
-//!   `X-Beian-Audit-Upstream: ADDR:PORT` (the address it connected to).
+//!   http://host/path HTTP/1.1`). The proxy serves exactly one request per
+//!   client connection: it opens one upstream connection for it, sends it
+//!   in origin form with `Connection: close` (and the `Host` of the URL it
+//!   decided on), then its body as its own head delimits it
+//!   (`Content-Length` or chunked) and not a byte more; it relays the
+//!   answer, adding `Connection: close` and `X-Beian-Audit-Upstream:
+//!   ADDR:PORT` (the address it connected to), and closes both
+//!   connections when the answer ends. Whatever the client sends after the
+//!   body (a second, pipelined or kept-alive request, possibly for another
+//!   host) is never forwarded: a request gets its own connection, and so
+//!   its own decision. Parsing every request of a kept-alive connection
+//!   would also decide each one, but would need the answers' framing read
+//!   exactly too (to know where one ends and the next may start); one
+//!   request a connection needs neither, and Chromium, told `Connection:
+//!   close`, opens a new connection for its next request anyway.
+//! - An answer whose head the proxy cannot read (not HTTP/1, over 128
+//!   headers or 64 KiB, cut short, or a `101` to a request that asked for
+//!   no upgrade: the proxy forwards no `Connection: upgrade`) is answered
+//!   `502` with `X-Beian-Audit-Error: net::ERR_…`, and the connection
+//!   closes: nothing of it reaches the browser unread.
+//! - The guard's own headers (`X-Beian-Audit-*`) are the guard's word
+//!   only: dropped from every head a site sends (interim ones too) and from
+//!   every request the browser sends.
 //! - `CONNECT host:port` (https, and every WebSocket) is answered `200` once
 //!   the upstream connection is open; then bytes pass both ways unread: no
-//!   TLS interception.
+//!   TLS interception. A tunnel is one host by construction: the proxy
+//!   decided on that host and connected to an address it admitted, and
+//!   whatever the browser sends inside (however many requests, for
+//!   whichever names) can reach that address only.
 //! - A refused host gets `403` with `X-Beian-Audit-Refused: HOST ADDR` (for
 //!   `CONNECT`, before any tunnel exists); a host that cannot be reached
 //!   gets `502` (or `504`) with `X-Beian-Audit-Error: net::ERR_…`.
@@ -39,6 +61,9 @@ pub const REFUSED_HEADER: &str = "X-Beian-Audit-Refused";
 pub const UPSTREAM_HEADER: &str = "X-Beian-Audit-Upstream";
 /// Header naming why the guard could not reach a host (`net::ERR_…`).
 pub const ERROR_HEADER: &str = "X-Beian-Audit-Error";
+/// What the guard's own headers start with (lower case). Only the guard
+/// says them: a site's or a page's are dropped.
+const GUARD_HEADER_PREFIX: &str = "x-beian-audit-";
 
 /// The longest request or response head read (request line and headers).
 const MAX_HEAD: usize = 64 * 1024;
@@ -47,6 +72,9 @@ const MAX_HEADERS: usize = 128;
 /// How long a client may take to send its request head. Chromium opens
 /// spare connections to its proxy ahead of need; this bounds idle ones.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client may keep its connection open once its answer is
+/// complete and the proxy has said it is done.
+const LINGER: Duration = Duration::from_secs(1);
 /// Default limit for connecting to one upstream address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -59,6 +87,8 @@ mod net_error {
     pub(super) const CONNECTION_RESET: &str = "net::ERR_CONNECTION_RESET";
     pub(super) const ADDRESS_UNREACHABLE: &str = "net::ERR_ADDRESS_UNREACHABLE";
     pub(super) const CONNECTION_FAILED: &str = "net::ERR_CONNECTION_FAILED";
+    pub(super) const INVALID_HTTP_RESPONSE: &str = "net::ERR_INVALID_HTTP_RESPONSE";
+    pub(super) const RESPONSE_HEADERS_TOO_BIG: &str = "net::ERR_RESPONSE_HEADERS_TOO_BIG";
 }
 
 /// How the proxy decides and connects.
@@ -364,7 +394,8 @@ async fn listen(shared: Listener) -> io::Result<(SocketAddr, JoinHandle<()>)> {
     Ok((addr, accept))
 }
 
-/// Serve one client connection: one request, or one tunnel.
+/// Serve one client connection: one request, or one tunnel (see the
+/// module doc for why one).
 async fn serve(shared: Arc<Listener>, mut client: TcpStream) {
     let _ = client.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
@@ -415,7 +446,7 @@ async fn serve(shared: Arc<Listener>, mut client: TcpStream) {
     let _ = if request.tunnel {
         tunnel(client, upstream, &early).await
     } else {
-        forward(client, upstream, &request.origin_head, &early, address).await
+        forward(client, upstream, &request, early, address).await
     };
 }
 
@@ -514,34 +545,180 @@ async fn tunnel(mut client: TcpStream, mut upstream: TcpStream, early: &[u8]) ->
     Ok(())
 }
 
-/// A plain request: send it in origin form, relay the answer with the
-/// guard's headers, and end when either side does.
+/// A plain request: send it in origin form with its body and nothing
+/// after it, relay the answer with the guard's headers, and end when either
+/// side does.
 async fn forward(
     mut client: TcpStream,
     mut upstream: TcpStream,
-    head: &[u8],
-    early: &[u8],
+    request: &Request,
+    early: Vec<u8>,
     address: SocketAddr,
 ) -> io::Result<()> {
-    upstream.write_all(head).await?;
-    upstream.write_all(early).await?;
+    upstream.write_all(&request.origin_head).await?;
     let (mut client_rd, mut client_wr) = client.split();
     let (mut upstream_rd, mut upstream_wr) = upstream.split();
-    // The request body, if any; Chromium never half-closes, so the end of
-    // this copy means the browser has given up on the answer.
     let up = async {
-        let _ = tokio::io::copy(&mut client_rd, &mut upstream_wr).await;
+        if send_body(&mut client_rd, &mut upstream_wr, early, request.body)
+            .await
+            .is_ok()
+        {
+            // What else the client sends would be another request, which
+            // gets a connection of its own: read and dropped, never
+            // forwarded. Chromium never half-closes, so the end of its
+            // stream means it has given up on the answer.
+            drain(&mut client_rd).await;
+        }
     };
     let down = relay_answer(&mut upstream_rd, &mut client_wr, address);
-    tokio::select! {
+    let result = tokio::select! {
         result = down => result,
-        () = up => Ok(()),
+        () = up => return Ok(()),
+    };
+    // The answer is out and the client told so (FIN). Closing with its
+    // bytes unread would reset the connection, which can cost the client
+    // the end of the answer; so wait a moment for it to close first.
+    let _ = tokio::time::timeout(LINGER, drain(&mut client_rd)).await;
+    result
+}
+
+/// Read and drop until the end of the stream.
+async fn drain<R: AsyncRead + Unpin>(stream: &mut R) {
+    let mut rest = Vec::with_capacity(4096);
+    while matches!(stream.read_buf(&mut rest).await, Ok(n) if n > 0) {
+        rest.clear();
     }
 }
 
-/// Relay the upstream answer: interim (1xx) heads as they are, the final
-/// head rewritten (see [`rewrite_answer_head`]), then the body until the
-/// upstream closes. An answer without a readable head passes unchanged.
+/// Forward the request body `body` delimits, starting with `buf` (what
+/// was read past the head), and not a byte after it. `Err` when the client
+/// stops first or the chunked framing is broken.
+async fn send_body<R, W>(
+    client: &mut R,
+    upstream: &mut W,
+    mut buf: Vec<u8>,
+    body: Body,
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    match body {
+        Body::None => Ok(()),
+        Body::Length(len) => send_exactly(client, upstream, &mut buf, len).await,
+        Body::Chunked => send_chunked(client, upstream, &mut buf).await,
+    }
+}
+
+/// Forward `len` bytes: those in `buf` first (removed from it), then from
+/// the client.
+async fn send_exactly<R, W>(
+    client: &mut R,
+    upstream: &mut W,
+    buf: &mut Vec<u8>,
+    len: u64,
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let buffered = usize::try_from(len).map_or(buf.len(), |len| len.min(buf.len()));
+    upstream.write_all(&buf[..buffered]).await?;
+    buf.drain(..buffered);
+    let rest = len - u64::try_from(buffered).unwrap_or(len);
+    if rest > 0 && tokio::io::copy(&mut client.take(rest), upstream).await? < rest {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
+}
+
+/// Forward a chunked body (RFC 9112 §7.1) up to the end of its trailer
+/// section, as sent.
+async fn send_chunked<R, W>(client: &mut R, upstream: &mut W, buf: &mut Vec<u8>) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let (line, size) = loop {
+            match httparse::parse_chunk_size(buf) {
+                Ok(httparse::Status::Complete(sized)) if is_chunk_line(&buf[..sized.0]) => {
+                    break sized;
+                }
+                Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => fill(client, buf).await?,
+                _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad chunk size")),
+            }
+        };
+        upstream.write_all(&buf[..line]).await?;
+        buf.drain(..line);
+        if size == 0 {
+            break;
+        }
+        send_exactly(client, upstream, buf, size).await?;
+        let end = line_end(client, buf).await?;
+        if &buf[..end] != b"\r\n" {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "chunk longer than its size",
+            ));
+        }
+        upstream.write_all(&buf[..end]).await?;
+        buf.drain(..end);
+    }
+    // Trailer fields, then the empty line that ends the body.
+    loop {
+        let end = line_end(client, buf).await?;
+        if !buf[..end].ends_with(b"\r\n") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bare LF in trailers",
+            ));
+        }
+        upstream.write_all(&buf[..end]).await?;
+        let last = &buf[..end] == b"\r\n";
+        buf.drain(..end);
+        if last {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether a chunk-size line httparse accepted is one: httparse reads an
+/// empty size as 0, and takes any byte in an extension, a bare LF too,
+/// where a more lenient upstream could see the line end early.
+fn is_chunk_line(line: &[u8]) -> bool {
+    line.first().is_some_and(u8::is_ascii_hexdigit)
+        && line.iter().position(|&b| b == b'\n') == Some(line.len() - 1)
+}
+
+/// Read until `buf` holds a whole line; its length, `\n` included.
+async fn line_end<R: AsyncRead + Unpin>(client: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+    loop {
+        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
+            return Ok(i + 1);
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+        }
+        fill(client, buf).await?;
+    }
+}
+
+/// Read more into `buf`; `Err` at the end of the stream.
+async fn fill<R: AsyncRead + Unpin>(client: &mut R, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.reserve(8192);
+    if client.read_buf(buf).await? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
+}
+
+/// Relay the upstream answer: interim (1xx) heads and the final head
+/// rewritten (see [`rewrite_answer_head`]), then the body until the
+/// upstream closes. A head the proxy cannot read gets the guard's `502`
+/// instead, and the connection ends there; an upstream that closes
+/// without a byte gets the closed connection it gave (Chromium's
+/// `ERR_EMPTY_RESPONSE`, as without the proxy).
 async fn relay_answer<R, W>(upstream: &mut R, client: &mut W, address: SocketAddr) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
@@ -549,18 +726,32 @@ where
 {
     let mut buf = Vec::with_capacity(8192);
     loop {
-        let Some(len) = read_head(upstream, &mut buf).await? else {
-            break;
+        let head = match read_head(upstream, &mut buf).await? {
+            Some(len) => rewrite_answer_head(&buf[..len], address).map(|head| (head, len)),
+            None if buf.is_empty() => return client.shutdown().await,
+            None if buf.len() >= MAX_HEAD => Err(net_error::RESPONSE_HEADERS_TOO_BIG),
+            None => Err(net_error::INVALID_HTTP_RESPONSE),
         };
-        match rewrite_answer_head(&buf[..len], address) {
-            Some((head, interim)) => {
+        match head {
+            Ok(((head, interim), len)) => {
                 client.write_all(&head).await?;
                 buf.drain(..len);
                 if !interim {
                     break;
                 }
             }
-            None => break,
+            Err(error) => {
+                tracing::debug!(%address, error, "network guard cannot read an answer");
+                client
+                    .write_all(&answer(
+                        502,
+                        "Bad Gateway",
+                        Some((ERROR_HEADER, error)),
+                        &format!("beian-audit cannot relay the answer of {address}: {error}"),
+                    ))
+                    .await?;
+                return client.shutdown().await;
+            }
         }
     }
     client.write_all(&buf).await?;
@@ -569,24 +760,39 @@ where
 }
 
 /// The answer head as the browser gets it, and whether it is an interim
-/// (1xx other than 101) head; `None` when it is not an HTTP/1 answer head.
+/// (1xx) head; or, when the proxy will not relay it, Chromium's name for
+/// why: not an HTTP/1 answer head, more than [`MAX_HEADERS`] headers, or a
+/// `101 Switching Protocols` (the proxy asks for no upgrade: it forwards no
+/// `Connection` header).
 ///
-/// The final head loses its hop-by-hop `Connection`, `Keep-Alive` and
+/// Every head loses the hop-by-hop `Connection`, `Keep-Alive` and
 /// `Proxy-Connection` headers and any `X-Beian-Audit-*` header the site
-/// sent, and gains `Connection: close` and `X-Beian-Audit-Upstream`. A
-/// `101 Switching Protocols` keeps its `Connection: upgrade`.
-fn rewrite_answer_head(head: &[u8], address: SocketAddr) -> Option<(Vec<u8>, bool)> {
+/// sent; the final head gains `Connection: close` and
+/// `X-Beian-Audit-Upstream`.
+fn rewrite_answer_head(head: &[u8], address: SocketAddr) -> Result<(Vec<u8>, bool), &'static str> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
-    if !matches!(response.parse(head), Ok(httparse::Status::Complete(_))) {
-        return None;
+    // As lenient as Chromium where leniency cannot hide a header: a folded
+    // line continues the header before it, and a space before the colon
+    // is not part of the name.
+    let parsed = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .parse_response(&mut response, head);
+    match parsed {
+        Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::TooManyHeaders) => return Err(net_error::RESPONSE_HEADERS_TOO_BIG),
+        _ => return Err(net_error::INVALID_HTTP_RESPONSE),
     }
-    let code = response.code?;
-    let interim = (100..200).contains(&code) && code != 101;
-    if interim {
-        return Some((head.to_vec(), true));
+    let code = response.code.ok_or(net_error::INVALID_HTTP_RESPONSE)?;
+    if code == 101 {
+        return Err(net_error::INVALID_HTTP_RESPONSE);
     }
-    let status_line_end = head.iter().position(|&b| b == b'\n')?;
+    let interim = (100..200).contains(&code);
+    let status_line_end = head
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(net_error::INVALID_HTTP_RESPONSE)?;
     let status_line = head[..status_line_end]
         .strip_suffix(b"\r")
         .unwrap_or(&head[..status_line_end]);
@@ -594,22 +800,25 @@ fn rewrite_answer_head(head: &[u8], address: SocketAddr) -> Option<(Vec<u8>, boo
     out.extend_from_slice(status_line);
     out.extend_from_slice(b"\r\n");
     for h in response.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
-        let hop_by_hop = matches!(
-            name.as_str(),
-            "connection" | "keep-alive" | "proxy-connection"
-        );
-        if (hop_by_hop && code != 101) || name.starts_with("x-beian-audit-") {
+        let hop_by_hop = ["connection", "keep-alive", "proxy-connection"]
+            .iter()
+            .any(|name| h.name.eq_ignore_ascii_case(name));
+        if hop_by_hop || is_guard_header(h.name) {
             continue;
         }
         push_header(&mut out, h.name, h.value);
     }
-    if code != 101 {
+    if !interim {
         push_header(&mut out, "Connection", b"close");
+        push_header(&mut out, UPSTREAM_HEADER, address.to_string().as_bytes());
     }
-    push_header(&mut out, UPSTREAM_HEADER, address.to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
-    Some((out, false))
+    Ok((out, interim))
+}
+
+/// Whether `name` is one of the guard's own headers.
+fn is_guard_header(name: &str) -> bool {
+    strip_prefix_ignore_case(name, GUARD_HEADER_PREFIX).is_some()
 }
 
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
@@ -674,6 +883,59 @@ struct Request {
     /// For a plain request: its head as the upstream gets it (origin form,
     /// no proxy headers, `Connection: close`). Empty for `CONNECT`.
     origin_head: Vec<u8>,
+    /// How its body ends ([`Body::None`] for `CONNECT`).
+    body: Body,
+}
+
+/// Where a request's body ends (RFC 9112 §6.3), so that the proxy
+/// forwards that body and nothing after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// No body.
+    None,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: up to the end of the trailers.
+    Chunked,
+}
+
+impl Body {
+    /// The framing a request head declares; the reason when it declares
+    /// none the proxy can follow. `Transfer-Encoding` and `Content-Length`
+    /// together are refused rather than resolved (RFC 9112 §6.1 allows
+    /// either): an upstream resolving them otherwise would read a
+    /// different request out of the same bytes.
+    fn of(headers: &[httparse::Header<'_>]) -> Result<Body, &'static str> {
+        let mut length: Option<u64> = None;
+        // Whether the last coding of the last `Transfer-Encoding` is
+        // chunked, when there is one.
+        let mut chunked: Option<bool> = None;
+        for h in headers {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                let value = std::str::from_utf8(h.value).map_err(|_| "bad Content-Length")?;
+                for item in value.split(',').map(str::trim) {
+                    if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err("bad Content-Length");
+                    }
+                    let len = item.parse().map_err(|_| "bad Content-Length")?;
+                    if length.is_some_and(|known| known != len) {
+                        return Err("conflicting Content-Length");
+                    }
+                    length = Some(len);
+                }
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+                chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+        }
+        match (chunked, length) {
+            (Some(_), Some(_)) => Err("both Transfer-Encoding and Content-Length"),
+            (Some(true), None) => Ok(Body::Chunked),
+            (Some(false), None) => Err("request body of unknown length"),
+            (None, None | Some(0)) => Ok(Body::None),
+            (None, Some(len)) => Ok(Body::Length(len)),
+        }
+    }
 }
 
 impl Request {
@@ -697,6 +959,7 @@ impl Request {
                 port,
                 tunnel: true,
                 origin_head: Vec::new(),
+                body: Body::None,
             });
         }
         let rest = strip_prefix_ignore_case(target, "http://")
@@ -705,6 +968,7 @@ impl Request {
         let (authority, path) = rest.split_at(split);
         let path = path.split('#').next().unwrap_or_default();
         let (host, port) = split_authority(authority, Some(80)).ok_or("bad host in request URL")?;
+        let body = Body::of(request.headers)?;
         let mut out = Vec::with_capacity(head.len());
         out.extend_from_slice(method.as_bytes());
         out.push(b' ');
@@ -713,21 +977,20 @@ impl Request {
         }
         out.extend_from_slice(path.as_bytes());
         out.extend_from_slice(format!(" HTTP/1.{version}\r\n").as_bytes());
-        let mut has_host = false;
+        // The upstream is asked for the host the guard decided on: the
+        // URL's, whatever `Host` the client sent (RFC 9112 §3.2.2).
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        push_header(&mut out, "Host", authority.as_bytes());
         for h in request.headers.iter() {
             let name = h.name.to_ascii_lowercase();
             if matches!(
                 name.as_str(),
-                "connection" | "keep-alive" | "proxy-connection" | "proxy-authorization"
-            ) {
+                "host" | "connection" | "keep-alive" | "proxy-connection" | "proxy-authorization"
+            ) || is_guard_header(&name)
+            {
                 continue;
             }
-            has_host |= name == "host";
             push_header(&mut out, h.name, h.value);
-        }
-        if !has_host {
-            let authority = authority.rsplit('@').next().unwrap_or(authority);
-            push_header(&mut out, "Host", authority.as_bytes());
         }
         push_header(&mut out, "Connection", b"close");
         out.extend_from_slice(b"\r\n");
@@ -736,6 +999,7 @@ impl Request {
             port,
             tunnel: false,
             origin_head: out,
+            body,
         })
     }
 }
@@ -781,7 +1045,7 @@ mod tests {
 
     #[test]
     fn plain_requests_go_upstream_in_origin_form() {
-        let head = b"GET http://A.test:8080/p/q?x=1 HTTP/1.1\r\nHost: a.test:8080\r\n\
+        let head = b"GET http://a.test:8080/p/q?x=1 HTTP/1.1\r\nHost: a.test:8080\r\n\
             Proxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\n\
             Connection: keep-alive\r\nKeep-Alive: 5\r\nAccept: */*\r\n\r\n";
         let request = Request::parse(head).unwrap();
@@ -793,6 +1057,42 @@ mod tests {
             text(&request.origin_head),
             "GET /p/q?x=1 HTTP/1.1\r\nHost: a.test:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
+        assert_eq!(request.body, Body::None);
+    }
+
+    #[test]
+    fn the_upstream_gets_the_decided_host_and_no_guard_header() {
+        let head = b"GET http://a.test/ HTTP/1.1\r\nX-Beian-Audit-Upstream: 8.8.8.8:80\r\n\
+            Host: inside.test\r\nx-beian-audit-refused: a b\r\nAccept: */*\r\n\r\n";
+        let request = Request::parse(head).unwrap();
+        assert_eq!(
+            text(&request.origin_head),
+            "GET / HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[rstest]
+    #[case::none("", Ok(Body::None))]
+    #[case::zero_length("Content-Length: 0\r\n", Ok(Body::None))]
+    #[case::length("Content-Length: 5\r\n", Ok(Body::Length(5)))]
+    #[case::length_repeated("Content-Length: 5, 5\r\nContent-Length: 5\r\n", Ok(Body::Length(5)))]
+    #[case::chunked("Transfer-Encoding: chunked\r\n", Ok(Body::Chunked))]
+    #[case::chunked_last("Transfer-Encoding: gzip, Chunked\r\n", Ok(Body::Chunked))]
+    #[case::chunked_not_last("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n", Err(()))]
+    #[case::both("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", Err(()))]
+    #[case::conflicting_lengths("Content-Length: 5\r\nContent-Length: 6\r\n", Err(()))]
+    #[case::signed_length("Content-Length: +5\r\n", Err(()))]
+    #[case::empty_length("Content-Length: \r\n", Err(()))]
+    #[case::huge_length("Content-Length: 99999999999999999999999\r\n", Err(()))]
+    fn request_bodies_are_delimited_by_their_head(
+        #[case] headers: &str,
+        #[case] expected: Result<Body, ()>,
+    ) {
+        let head = format!("POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\n{headers}\r\n");
+        let got = Request::parse(head.as_bytes())
+            .map(|r| r.body)
+            .map_err(|_| ());
+        assert_eq!(got, expected, "{headers:?}");
     }
 
     #[test]
@@ -861,17 +1161,32 @@ mod tests {
         );
     }
 
-    #[test]
-    fn interim_answers_pass_and_upgrades_keep_their_connection_header() {
+    #[rstest]
+    #[case::continue_("HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\n")]
+    #[case::early_hints_lose_forged_headers(
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nX-Beian-Audit-Upstream: 8.8.8.8:80\r\n\r\n",
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    )]
+    fn interim_answers_pass_without_guard_headers(#[case] head: &str, #[case] expected: &str) {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let (out, interim) = rewrite_answer_head(b"HTTP/1.1 100 Continue\r\n\r\n", addr).unwrap();
+        let (out, interim) = rewrite_answer_head(head.as_bytes(), addr).unwrap();
         assert!(interim);
-        assert_eq!(out, b"HTTP/1.1 100 Continue\r\n\r\n");
-        let upgrade = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
-        let (out, interim) = rewrite_answer_head(upgrade, addr).unwrap();
-        assert!(!interim);
-        assert!(text(&out).contains("Connection: Upgrade\r\n") && !text(&out).contains("close"));
-        assert_eq!(rewrite_answer_head(b"SSH-2.0-OpenSSH\r\n\r\n", addr), None);
+        assert_eq!(text(&out), expected);
+    }
+
+    #[rstest]
+    #[case::not_http("SSH-2.0-OpenSSH_9.6\r\n\r\n".to_owned(), net_error::INVALID_HTTP_RESPONSE)]
+    #[case::unasked_upgrade(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n".to_owned(),
+        net_error::INVALID_HTTP_RESPONSE
+    )]
+    #[case::too_many_headers(
+        format!("HTTP/1.1 200 OK\r\n{}\r\n", "X-A: b\r\n".repeat(MAX_HEADERS + 1)),
+        net_error::RESPONSE_HEADERS_TOO_BIG
+    )]
+    fn unreadable_answer_heads_are_not_relayed(#[case] head: String, #[case] error: &str) {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(rewrite_answer_head(head.as_bytes(), addr), Err(error));
     }
 
     #[rstest]
@@ -907,5 +1222,256 @@ mod tests {
         ));
         assert!(timed_out.starts_with("HTTP/1.1 504 "), "{timed_out}");
         assert!(timed_out.contains("\r\nX-Beian-Audit-Error: net::ERR_CONNECTION_TIMED_OUT\r\n"));
+    }
+
+    // The proxy driven over TCP, with a local listener as the site.
+
+    /// `inside.test` is internal; every other name fails to resolve.
+    struct Names;
+
+    impl Resolver for Names {
+        fn lookup<'a>(&'a self, host: &'a str, _: u16) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+            Box::pin(async move {
+                match host {
+                    "inside.test" => Ok(vec!["10.0.0.1".parse().unwrap()]),
+                    _ => Err(io::Error::other("no such host")),
+                }
+            })
+        }
+    }
+
+    /// Long enough for any of these exchanges; a hang fails the test.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// A site on 127.0.0.1 that `site.test` is mapped to: each connection
+    /// gets `answer` once the request head is in (and, if `close`, the end
+    /// of the stream after it); everything the connection brought is sent
+    /// on the channel when the proxy closes it.
+    async fn site(
+        answer: Vec<u8>,
+        close: bool,
+    ) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (tx, answer) = (tx.clone(), answer.clone());
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let mut answered = false;
+                    loop {
+                        let n = stream.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        got.extend_from_slice(&chunk[..n]);
+                        if !answered && head_end(&got, 0).is_some() {
+                            answered = true;
+                            // Refused writes are the proxy giving up on a
+                            // long answer: what this test is about.
+                            let _ = stream.write_all(&answer).await;
+                            if close {
+                                let _ = stream.shutdown().await;
+                            }
+                        }
+                    }
+                    let _ = tx.send(got);
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    /// A proxy session that maps `site.test` to `site`.
+    async fn guard(site: SocketAddr) -> (Proxy, Session) {
+        let policy = Policy {
+            resolve: vec![super::super::ResolveRule {
+                host: "site.test".to_owned(),
+                addr: site,
+            }],
+            allow_private: false,
+        };
+        let proxy = Proxy::start(ProxyConfig {
+            resolver: Arc::new(Names),
+            ..ProxyConfig::new(policy)
+        })
+        .await
+        .unwrap();
+        let session = proxy.session().await.unwrap();
+        (proxy, session)
+    }
+
+    /// Send `request` on one connection and read until the proxy closes it.
+    async fn ask(session: &Session, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(session.addr()).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer))
+            .await
+            .expect("the proxy closes the connection")
+            .unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// What the site received on its (only) connection.
+    async fn received(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) -> String {
+        let got = tokio::time::timeout(PATIENCE, rx.recv())
+            .await
+            .expect("the proxy closes its upstream connection")
+            .unwrap();
+        text(&got)
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    const SECOND: &str = "GET http://inside.test/secret HTTP/1.1\r\nHost: inside.test\r\n\r\n";
+
+    #[rstest]
+    #[case::no_body(
+        "GET http://site.test/a HTTP/1.1\r\nHost: site.test\r\n\r\n",
+        "GET /a HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"
+    )]
+    #[case::length(
+        "POST http://site.test/a HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\n\r\nhello",
+        "POST /a HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+    )]
+    #[case::chunked(
+        "POST http://site.test/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"
+    )]
+    #[tokio::test]
+    async fn a_second_request_on_one_connection_goes_nowhere(
+        #[case] first: &str,
+        #[case] upstream_gets: &str,
+    ) {
+        let (addr, mut rx) = site(OK.to_vec(), true).await;
+        let (_proxy, session) = guard(addr).await;
+        // Both requests in one write: pipelined on one connection.
+        let answer = ask(&session, format!("{first}{SECOND}").as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\nok"), "{answer}");
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+        assert_eq!(received(&mut rx).await, upstream_gets);
+        // The second request was neither decided nor sent anywhere ...
+        let exchanges = session.exchanges();
+        assert_eq!(exchanges.len(), 1, "{exchanges:?}");
+        assert_eq!(exchanges[0].host, "site.test");
+        // ... and on a connection of its own it gets its own decision.
+        let refused = ask(&session, SECOND.as_bytes()).await;
+        assert!(
+            refused.starts_with("HTTP/1.1 403 Forbidden\r\n"),
+            "{refused}"
+        );
+        assert_eq!(
+            session.refusal("inside.test", 80),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert!(rx.try_recv().is_err(), "a second upstream connection");
+    }
+
+    #[rstest]
+    #[case::too_many_headers(
+        format!("HTTP/1.1 200 OK\r\n{}X-Beian-Audit-Upstream: 10.0.0.1:80\r\n\r\nok", "X-A: b\r\n".repeat(200)),
+        false,
+        net_error::RESPONSE_HEADERS_TOO_BIG
+    )]
+    #[case::too_long(
+        format!("HTTP/1.1 200 OK\r\nX-Beian-Audit-Upstream: 10.0.0.1:80\r\nX-A: {}\r\n\r\nok", "b".repeat(MAX_HEAD)),
+        false,
+        net_error::RESPONSE_HEADERS_TOO_BIG
+    )]
+    #[case::not_http("SSH-2.0-OpenSSH_9.6\r\n\r\n".to_owned(), false, net_error::INVALID_HTTP_RESPONSE)]
+    #[case::cut_short("HTTP/1.1 200 OK\r\nX-A: b".to_owned(), true, net_error::INVALID_HTTP_RESPONSE)]
+    #[case::unasked_upgrade(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n".to_owned(),
+        false,
+        net_error::INVALID_HTTP_RESPONSE
+    )]
+    #[case::after_an_interim_head(
+        format!("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n{}\r\nok", "X-A: b\r\n".repeat(200)),
+        false,
+        net_error::RESPONSE_HEADERS_TOO_BIG
+    )]
+    #[tokio::test]
+    async fn an_unreadable_answer_gets_a_502_and_the_connection_closes(
+        #[case] site_answer: String,
+        #[case] site_closes: bool,
+        #[case] error: &str,
+    ) {
+        // A site that keeps its connection open: the proxy must close.
+        let (addr, mut rx) = site(site_answer.into_bytes(), site_closes).await;
+        let (_proxy, session) = guard(addr).await;
+        let answer = ask(
+            &session,
+            b"GET http://site.test/ HTTP/1.1\r\nHost: site.test\r\n\r\n",
+        )
+        .await;
+        let answer = answer
+            .strip_prefix("HTTP/1.1 100 Continue\r\n\r\n")
+            .unwrap_or(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains(&format!("\r\nX-Beian-Audit-Error: {error}\r\n")),
+            "{answer}"
+        );
+        for leaked in ["10.0.0.1", "X-A", "SSH", "Upgrade"] {
+            assert!(!answer.contains(leaked), "{leaked}: {answer}");
+        }
+        // And the upstream connection is closed as well.
+        received(&mut rx).await;
+    }
+
+    #[rstest]
+    #[case::final_head(
+        "HTTP/1.1 200 OK\r\nX-Beian-Audit-Upstream: 10.0.0.1:80\r\nContent-Length: 2\r\n\r\nok"
+    )]
+    #[case::any_case(
+        "HTTP/1.1 200 OK\r\nx-beian-audit-refused: site.test 10.0.0.1\r\n\
+         X-BEIAN-AUDIT-ERROR: net::ERR_10.0.0.1\r\nContent-Length: 2\r\n\r\nok"
+    )]
+    #[case::space_before_colon(
+        "HTTP/1.1 200 OK\r\nX-Beian-Audit-Upstream : 10.0.0.1:80\r\nContent-Length: 2\r\n\r\nok"
+    )]
+    #[case::after_a_folded_line(
+        "HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nX-Beian-Audit-Upstream: 10.0.0.1:80\r\nContent-Length: 2\r\n\r\nok"
+    )]
+    #[case::interim_head(
+        "HTTP/1.1 103 Early Hints\r\nX-Beian-Audit-Upstream: 10.0.0.1:80\r\n\r\n\
+         HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    )]
+    #[tokio::test]
+    async fn only_the_guard_says_its_headers(#[case] site_answer: &str) {
+        let (addr, mut rx) = site(site_answer.as_bytes().to_vec(), true).await;
+        let (_proxy, session) = guard(addr).await;
+        let answer = ask(
+            &session,
+            b"GET http://site.test/ HTTP/1.1\r\nHost: site.test\r\n\
+              X-Beian-Audit-Refused: site.test 10.0.0.1\r\n\r\n",
+        )
+        .await;
+        let guard_headers: Vec<&str> = answer
+            .lines()
+            .filter(|line| is_guard_header(line))
+            .collect();
+        assert_eq!(
+            guard_headers,
+            [format!("X-Beian-Audit-Upstream: {addr}")],
+            "{answer}"
+        );
+        assert!(
+            !answer.contains("10.0.0.1") && answer.ends_with("ok"),
+            "{answer}"
+        );
+        // Nor does a page say them to the site.
+        let upstream = received(&mut rx).await;
+        assert!(
+            !upstream.to_ascii_lowercase().contains(GUARD_HEADER_PREFIX),
+            "{upstream}"
+        );
     }
 }
