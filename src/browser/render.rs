@@ -673,13 +673,15 @@ async fn reveal(
     let Ok(context) = isolated_world(page, main_frame, end).await else {
         return Ok(None);
     };
+    // A page that did not scroll had its animations waited for in the same
+    // call.
     if in_page(page, context, "scroll", end).await > 0 {
         *settled = settle(page, rx, end, join_at).await?;
         if joined(&rx.borrow(), join_at).is_some() {
             return Ok(None);
         }
+        in_page(page, context, "animations", end).await;
     }
-    in_page(page, context, "animations", end).await;
     Ok(Some(context))
 }
 
