@@ -338,8 +338,18 @@ function () {
   // A `::before`/`::after` box of `el` as a piece, or null. Its own
   // hiding counts too (`visibility`, `opacity`, a transparent colour, no
   // font size), beside its element's.
+  // Where generated text is looked for: in a footer, and on elements with
+  // no text of their own (an empty link or badge: where sites put it).
+  // Elsewhere the two style lookups an element would cost are most of the
+  // extraction's work on a big page, and text there is no footer's.
+  const mayGenerate = (el) => {
+    if (footerish(el)) return true;
+    if (el.childElementCount > 0) return false;
+    const first = el.firstChild;
+    return !first || (first.nodeType === 3 && !first.data.trim() && !first.nextSibling);
+  };
   const pseudo = (el, which) => {
-    if (el.namespaceURI !== HTML_NS || NO_PSEUDO.has(el.localName)) return null;
+    if (el.namespaceURI !== HTML_NS || NO_PSEUDO.has(el.localName) || !mayGenerate(el)) return null;
     const cs = win.getComputedStyle(el, which);
     const text = contentText(cs.content, el);
     if (!text || cs.display === 'none') return null;
