@@ -488,6 +488,9 @@ struct Probe {
     /// How late the in-page checks ran at worst, in ms: the renderer's
     /// starvation shows here.
     lag_ms: f64,
+    /// The page listens to scrolling (a scroll listener, an
+    /// IntersectionObserver): only then is it scrolled before it is read.
+    scroll_aware: bool,
 }
 
 impl Probe {
@@ -673,9 +676,13 @@ async fn reveal(
     let Ok(context) = isolated_world(page, main_frame, end).await else {
         return Ok(None);
     };
-    // A page that did not scroll had its animations waited for in the same
-    // call.
-    if in_page(page, context, "scroll", end).await > 0 {
+    // A page that does not listen to scrolling would show nothing new
+    // (and scrolling it is paint work); one that did not scroll had its
+    // animations waited for in the same call.
+    let scroll_aware = settled.probe.as_ref().is_some_and(|p| p.scroll_aware);
+    if !scroll_aware {
+        in_page(page, context, "animations", end).await;
+    } else if in_page(page, context, "scroll", end).await > 0 {
         *settled = settle(page, rx, end, join_at).await?;
         if joined(&rx.borrow(), join_at).is_some() {
             return Ok(None);

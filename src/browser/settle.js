@@ -106,6 +106,26 @@
   globalThis.clearTimeout = clearTimeout;
   globalThis.clearInterval = clearInterval;
 
+  // Whether the page reacts to scrolling: a 'scroll' listener anywhere, an
+  // IntersectionObserver, an `onscroll` handler. Only such a page is
+  // scrolled before it is read (reveal.js): scrolling and painting a page
+  // that ignores it costs CPU and shows nothing new.
+  let scrollAware = false;
+  const construct = Reflect.construct;
+  const addEventListener_ = EventTarget.prototype.addEventListener;
+  EventTarget.prototype.addEventListener = function (type, ...rest) {
+    if (type === 'scroll') scrollAware = true;
+    return apply(addEventListener_, this, [type, ...rest]);
+  };
+  if (typeof IntersectionObserver === 'function') {
+    globalThis.IntersectionObserver = new Proxy(IntersectionObserver, {
+      construct(target, args, newTarget) {
+        scrollAware = true;
+        return construct(target, args, newTarget);
+      },
+    });
+  }
+
   // The page's requests, pending until a task after they settle: by then
   // the page's own callbacks (microtasks) have run and changed the DOM.
   // A request older than MAX_REQUEST_MS (a long poll) stops counting.
@@ -288,6 +308,7 @@
     timers: count + pendingRefresh(horizon),
     requests: liveRequests(),
     sinceMutation: lastMutation < 0 ? -1 : now() - lastMutation,
+    scrollAware: scrollAware || g.onscroll != null || doc.onscroll != null,
   });
 
   // Quiet, as the page can tell: loaded, no counted timer or request
