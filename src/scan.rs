@@ -681,9 +681,6 @@ async fn render_with_retries(
     join: Option<&Landing>,
 ) -> Result<(PageSnapshot, Option<Vec<u8>>), TargetFailure> {
     let mut attempt = 0;
-    // The first, starved attempt's page (when it read one), and why it
-    // counted as starved: kept in case the retry does no better.
-    let mut starved_first: Option<(Option<Rendered>, String)> = None;
     let options = RenderOptions {
         screenshot_bottom: ctx.config.evidence.is_some(),
         navigate_gate: ctx.throttle.rate_limiter(),
@@ -697,21 +694,21 @@ async fn render_with_retries(
             .then(|| ctx.starvation.since(before))
             .flatten();
         if let Some(why) = starved {
-            if starved_first.is_none() {
-                // A retry when the machine has room: one at a time, and
-                // not after waiting longer than a budget for the turn.
-                let room = tokio::time::timeout(budget, ctx.retry_room.acquire()).await;
-                if let Ok(Ok(_permit)) = room {
-                    tracing::info!(%url, %why, "render spoiled by the worker's starvation; retrying with a fresh budget");
-                    starved_first = Some((result.ok(), why));
-                    let retried = tab.render_with(target, url, budget, options.clone()).await;
-                    let again = spoiled_by_load(&retried)
-                        .then(|| ctx.starvation.since(before))
-                        .flatten();
-                    return settle_starved(retried, again, starved_first);
-                }
-            }
-            return settle_starved(result, Some(why), None);
+            // A retry when the machine has room: one at a time, and not
+            // after waiting longer than a budget for the turn. The first
+            // attempt's page (when it read one) is kept in case the retry
+            // does no better.
+            let room = tokio::time::timeout(budget, ctx.retry_room.acquire()).await;
+            let Ok(Ok(_permit)) = room else {
+                return settle_starved(result, Some(why), None);
+            };
+            tracing::info!(%url, %why, "render spoiled by the worker's starvation; retrying with a fresh budget");
+            let before = ctx.starvation.mark();
+            let retried = tab.render_with(target, url, budget, options.clone()).await;
+            let again = spoiled_by_load(&retried)
+                .then(|| ctx.starvation.since(before))
+                .flatten();
+            return settle_starved(retried, again, Some((result.ok(), why)));
         }
         match result {
             Ok(rendered) => return Ok((rendered.snapshot, rendered.screenshot)),
@@ -836,6 +833,68 @@ mod tests {
                 None => targets[i].host.clone(),
             })
             .collect()
+    }
+
+    /// A rendered page titled `title`, unsettled when `unsettled` says why.
+    fn rendered(title: &str, unsettled: Option<&str>) -> Rendered {
+        Rendered {
+            snapshot: PageSnapshot {
+                title: title.to_owned(),
+                unsettled: unsettled.map(str::to_owned),
+                ..PageSnapshot::default()
+            },
+            screenshot: None,
+        }
+    }
+
+    fn hung() -> Result<Rendered, RenderError> {
+        Err(RenderError::Site(Unreachable::ScriptHung))
+    }
+
+    /// What a starved target reports, as `title: unsettled` or the failure.
+    fn outcome(result: Result<(PageSnapshot, Option<Vec<u8>>), TargetFailure>) -> String {
+        match result {
+            Ok((page, _)) => format!("{}: {}", page.title, page.unsettled.unwrap_or_default()),
+            Err(TargetFailure::Unreachable(why)) => format!("site: {why}"),
+            Err(TargetFailure::Crawler { reason }) => format!("ours: {reason}"),
+            Err(other) => format!("{other}"),
+        }
+    }
+
+    #[rstest]
+    // The retry read the page: its page, noting the first attempt's starvation.
+    #[case::retry_reads(
+        Ok(rendered("retry", Some("busy"))), None, Some((None, "starved 1")),
+        "retry: busy; starved 1"
+    )]
+    // The retry, alone, hung too without being starved: the site's.
+    #[case::retry_hangs_unstarved(hung(), None, Some((None, "starved 1")), "site: a page script never yields")]
+    // Starved again and hung: ours.
+    #[case::retry_hangs_starved(
+        hung(), Some("starved 2"), Some((None, "starved 1")),
+        "ours: a page script never yields, but starved 2: not the site's fault"
+    )]
+    // The first attempt read a page: never thrown away for a failed retry.
+    #[case::first_page_kept(
+        hung(), Some("starved 2"), Some((Some(rendered("first", Some("busy"))), "starved 1")),
+        "first: busy; starved 2"
+    )]
+    // No room for a retry: the only attempt, starved, is ours.
+    #[case::no_room(
+        hung(),
+        Some("starved 1"),
+        None,
+        "ours: a page script never yields, but starved 1: not the site's fault"
+    )]
+    fn a_starved_target_is_never_the_sites_fault(
+        #[case] result: Result<Rendered, RenderError>,
+        #[case] starved: Option<&str>,
+        #[case] first: Option<(Option<Rendered>, &str)>,
+        #[case] expected: &str,
+    ) {
+        let first = first.map(|(page, why)| (page, why.to_owned()));
+        let got = settle_starved(result, starved.map(str::to_owned), first);
+        assert_eq!(outcome(got), expected);
     }
 
     #[rstest]
