@@ -81,8 +81,11 @@ pub(crate) fn cpu_throttled() -> Option<CpuThrottle> {
 }
 
 /// The directories of this process's CPU cgroups, most specific first.
-fn cpu_dirs() -> Vec<PathBuf> {
-    dirs(proc_self_cgroup().as_deref(), "cpu")
+/// Looked up once: a process stays in its cgroup, and [`cpu_throttled`] is
+/// read around every render.
+fn cpu_dirs() -> &'static [PathBuf] {
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    DIRS.get_or_init(|| dirs(proc_self_cgroup().as_deref(), "cpu"))
 }
 
 fn proc_self_cgroup() -> Option<String> {

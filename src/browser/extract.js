@@ -10,9 +10,9 @@
 //
 // Called with `this` an Element (Runtime.callFunctionOn on a frame's owner
 // element), it returns that element's placement in its own document:
-//   { left, top, width, height, visible, in_footer, view_width, view_height }
+//   { width, height, visible, in_footer, view_width, view_height }
 // Otherwise it reads the whole document and returns render.rs's `Extracted`:
-//   { title, url, empty, status, view_width, view_height,
+//   { title, url, empty, status,
 //     blocks: [{ segments: [{ text, href, visible, in_footer }] }],
 //     links:  [{ text, href, visible, in_footer }] }
 //
@@ -284,8 +284,6 @@ function () {
     const r = el.getBoundingClientRect();
     const seen = styleVisible(el) ? seenRect(el, el.getClientRects()) : null;
     return {
-      left: r.left + el.clientLeft,
-      top: r.top + el.clientTop,
       width: el.clientWidth,
       height: el.clientHeight,
       visible: seen !== null && el.clientWidth >= MIN_SIZE && el.clientHeight >= MIN_SIZE,
@@ -552,8 +550,6 @@ function () {
     url: wellFormed(doc.location ? doc.location.href : ''),
     empty: !hasText && !media,
     status: nav && nav.responseStatus ? nav.responseStatus : null,
-    view_width: viewWidth,
-    view_height: viewHeight,
     blocks: keptBlocks,
     links,
   };

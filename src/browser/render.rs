@@ -370,7 +370,7 @@ async fn drive(
         return Ok(joined);
     }
     // 3. What an inspector does next (see `reveal`).
-    let world = if settled.quiet {
+    let mut world = if settled.quiet {
         reveal(page, rx, &main_frame, settle_end, job.join_at, &mut settled).await?
     } else {
         None
@@ -383,7 +383,6 @@ async fn drive(
     // 4. Extract in isolated worlds, every frame a visitor sees; retried
     //    once if a late navigation destroyed the world under us.
     let mut extracted = None;
-    let mut world = world;
     let mut tries = 0;
     while tries < 2 {
         // A failure in the world reveal made (a navigation since) costs no try.
@@ -780,8 +779,8 @@ async fn extract_page(
             return Ok(top);
         }
     };
-    // (frame tree node, parent's isolated world, whether the frame's texts
-    // are at the bottom whatever their own document says, visible so far)
+    // (frame tree node, its parent's isolated world, whether its texts are
+    // at the bottom whatever its own document says, depth)
     let mut queue: Vec<(FrameTree, ExecutionContextId, Option<bool>, usize)> = tree
         .child_frames
         .unwrap_or_default()
@@ -811,16 +810,9 @@ async fn extract_page(
             Some(footer_override.unwrap_or(placement.in_footer))
         };
         read += 1;
-        let (facts, context) = match extract(page, &frame_id, None, end).await {
-            Ok(read) => read,
-            Err(ExtractError::Failed(e)) => {
-                tracing::debug!(frame = %frame_url, error = %e, "frame not read");
-                continue;
-            }
-            Err(_) => {
-                tracing::debug!(frame = %frame_url, "frame not read");
-                continue;
-            }
+        let Ok((facts, context)) = extract(page, &frame_id, None, end).await else {
+            tracing::debug!(frame = %frame_url, "frame not read");
+            continue;
         };
         for mut block in facts.blocks {
             block.frame = Some(frame_url.clone());
