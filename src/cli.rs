@@ -81,6 +81,15 @@ pub struct ScanArgs {
     #[arg(long, value_name = "MIB")]
     pub recycle_memory: Option<u64>,
 
+    /// Stop a page whose renderer holds more than MIB MiB (0: never) and
+    /// report it `site-unreachable` (`out-of-memory`) [default: a quarter
+    /// of the memory, at least 256 and at most 2048].
+    ///
+    /// The memory is the cgroup limit, else the available memory. Page
+    /// scripts get the same limit as V8's heap.
+    #[arg(long, value_name = "MIB")]
+    pub page_memory: Option<u64>,
+
     /// The browser to drive [default: chromium-headless-shell, chromium, … on PATH].
     #[arg(long, value_name = "PATH", env = "CHROME")]
     pub chrome: Option<PathBuf>,

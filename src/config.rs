@@ -110,6 +110,11 @@ impl ScanConfig {
                 executable,
                 extra_args: args.chrome_args,
                 resolve,
+                page_memory: match args.page_memory {
+                    Some(0) => None,
+                    Some(mib) => Some(mib.saturating_mul(1 << 20)),
+                    None => machine.default_page_memory(),
+                },
             },
             allow_private: args.allow_private,
             scheme: args.scheme,
@@ -223,6 +228,15 @@ impl Machine {
         self.memory_bytes
             .map(|m| (m / browsers / 4 * 3).max(512 << 20))
     }
+
+    /// What one page's renderer may hold: a quarter of the memory, so that
+    /// one page can never take the worker down with it (in a 2 GiB pod a
+    /// page gets 512 MiB; a heavy real homepage takes 100–300 MiB), at
+    /// least 256 MiB and at most 2 GiB (a 20 MB homepage takes about 1 GiB).
+    /// `None` (no limit) when the memory is unknown.
+    fn default_page_memory(&self) -> Option<u64> {
+        self.memory_bytes.map(|m| (m / 4).clamp(256 << 20, 2 << 30))
+    }
 }
 
 /// The CPUs a process may use: its `cores`, or the cgroup `quota` (in CPUs)
@@ -318,6 +332,19 @@ mod tests {
             memory_bytes,
         };
         assert_eq!(m.default_recycle_memory(browsers), mib.map(|x| x << 20));
+    }
+
+    #[rstest]
+    #[case::machine_24g(Some(24 << 30), Some(2048))]
+    #[case::pod_2g(Some(2 << 30), Some(512))]
+    #[case::pod_512m_floor(Some(512 << 20), Some(256))]
+    #[case::unknown(None, None)]
+    fn page_memory_defaults(#[case] memory_bytes: Option<u64>, #[case] mib: Option<u64>) {
+        let m = Machine {
+            cpus: 2.0,
+            memory_bytes,
+        };
+        assert_eq!(m.default_page_memory(), mib.map(|x| x << 20));
     }
 
     #[rstest]

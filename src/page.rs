@@ -148,6 +148,13 @@ pub enum Unreachable {
     /// A page script never yielded, so nothing could be read.
     #[error("a page script never yields")]
     ScriptHung,
+    /// The page's renderer held more memory than one page may (the
+    /// `--page-memory` watch stopped it, or V8 ran out of its heap).
+    #[error("the page used more than the {limit_mib} MiB one page may hold")]
+    OutOfMemory {
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
     /// The page answered but had not finished loading (and being read)
     /// when the budget ran out: a document too big or too heavy for it.
     #[error("{}", still_loading(*seconds, *bytes))]

@@ -1196,7 +1196,9 @@ mod tests {
         let mut body = b"<p>x</p><!--here--><b>end</b>".to_vec();
         at("<!--here-->").apply(&mut body).expect("fits");
         assert_eq!(body, b"<p>x</p>abab<b>end</b>", "in place of the marker");
-        assert!(at("<!--absent-->").apply(&mut b"<p>x</p>".to_vec()).is_err());
+        assert!(at("<!--absent-->")
+            .apply(&mut b"<p>x</p>".to_vec())
+            .is_err());
         assert!(at("").apply(&mut b"<p>x</p>".to_vec()).is_err());
         let huge = Repeat {
             text: "0123456789".into(),

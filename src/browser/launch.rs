@@ -128,6 +128,9 @@ pub struct ChromeConfig {
     /// Host mappings from `--resolve` (applied by the network guard, not
     /// by Chromium).
     pub resolve: Vec<ResolveRule>,
+    /// What one page's renderer may hold, in bytes (`--page-memory`); V8's
+    /// heap limit is half as much again (see `args`).
+    pub page_memory: Option<u64>,
 }
 
 impl ChromeConfig {
@@ -205,6 +208,16 @@ impl ChromeConfig {
         args.push(format!("--proxy-server=http://{proxy}"));
         args.push("--proxy-bypass-list=<-loopback>".to_owned());
         args.push("--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_owned());
+        if let Some(bytes) = self.page_memory {
+            // The pool's watch stops a renderer past the limit within half a
+            // second; V8's heap limit, half as much again, is the backstop
+            // for a script that allocates faster than that (V8 running out
+            // crashes the renderer as any crash does, so the watch is what
+            // can say why). A `--js-flags` of `--chrome-arg` comes later and
+            // wins.
+            let mib = (bytes >> 20).max(16);
+            args.push(format!("--js-flags=--max-old-space-size={}", mib + mib / 2));
+        }
         args.extend(extra);
         args.push("about:blank".to_owned());
         args
@@ -430,7 +443,7 @@ impl Drop for ChromeProcess {
 }
 
 /// The few libc calls process management needs.
-mod sys {
+pub(crate) mod sys {
     use tokio::process::Command;
 
     /// Whether we run as root (Chromium then needs `--no-sandbox`).
@@ -468,6 +481,23 @@ mod sys {
         }
     }
 
+    /// SIGKILL one process of a browser's tree (a renderer over its memory
+    /// limit).
+    #[expect(unsafe_code, reason = "kill(2) of a child of a browser we spawned")]
+    pub(crate) fn kill_process(pid: u32) {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return;
+        };
+        if pid <= 1 {
+            return;
+        }
+        // SAFETY: kill has no memory-safety preconditions; the caller found
+        // `pid` among the live descendants of a browser it spawned.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+
     /// SIGKILL the process group led by `pid` (the browser and its helpers).
     #[expect(unsafe_code, reason = "kill(2) on a process group we created")]
     pub(super) fn kill_group(pid: u32) {
@@ -495,6 +525,7 @@ mod tests {
             executable: PathBuf::from("/usr/lib/chromium/chromium"),
             extra_args: extra.iter().map(|a| (*a).to_owned()).collect(),
             resolve,
+            page_memory: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! is started, takes its place for new pages, and the old one closes after
 //! its last page, failing none of them.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -19,9 +20,10 @@ use chromiumoxide::cdp::browser_protocol::network::ClearBrowserCacheParams;
 use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
 use chromiumoxide::cdp::browser_protocol::target::{
     CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
-    EventTargetCreated,
+    EventTargetCrashed, EventTargetCreated,
 };
 use chromiumoxide::handler::HandlerConfig;
+use chromiumoxide::listeners::EventStream;
 use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
 use tokio::sync::{watch, Notify};
@@ -50,6 +52,12 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 const DEATH_NEWS: Duration = Duration::from_secs(1);
 /// A renderer crash is retried once when at least this much budget is left.
 const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
+/// How often each renderer's memory is checked against `--page-memory`: a
+/// page that allocates without end grows by hundreds of MiB a second, and
+/// V8's own heap limit stops its scripts in between.
+const RENDERER_SAMPLE: Duration = Duration::from_millis(500);
+/// How long a crashed render waits for the browser's word on why.
+const CRASH_NEWS: Duration = Duration::from_millis(500);
 
 /// What a render captures besides the page facts.
 #[derive(Debug, Clone, Default)]
@@ -133,11 +141,45 @@ struct Instance {
     draining: AtomicBool,
     /// Its shutdown has started.
     retired: AtomicBool,
+    /// How each of its pages' renderers ended, by target id (Chromium's
+    /// termination status: `oom`, `killed`, `crashed`, …).
+    crashes: watch::Sender<HashMap<String, String>>,
+    /// When the memory watch last killed one of its renderers.
+    memory_kill: Mutex<Option<Instant>>,
 }
 
 impl Instance {
     fn is_alive(&self) -> bool {
         *self.alive.borrow()
+    }
+
+    /// Why the renderer of `page`, which crashed during a render that
+    /// started at `since`, is gone, when memory is why: the memory watch
+    /// killed it (`killed`), or it ran out of memory where the system says
+    /// so (`oom`). Waits a moment for the browser's news of the crash, which
+    /// comes beside the page's own. (V8 running out of its heap ends a
+    /// renderer as `crashed`, like any other crash.)
+    async fn out_of_memory(
+        &self,
+        page: &Page,
+        since: Instant,
+        limit: Option<u64>,
+    ) -> Option<Unreachable> {
+        let limit_mib = limit? >> 20;
+        let target = page.target_id().as_ref().to_owned();
+        let mut crashes = self.crashes.subscribe();
+        let news = crashes.wait_for(|c| c.contains_key(&target));
+        let status = match timed(news, Instant::now() + CRASH_NEWS).await {
+            Some(Ok(crashes)) => crashes.get(&target).cloned(),
+            _ => None,
+        };
+        let killed = lock(&self.memory_kill).is_some_and(|at| at >= since);
+        let memory = match status.as_deref() {
+            Some("oom") => true,
+            Some("killed") | None => killed,
+            Some(_) => false,
+        };
+        memory.then_some(Unreachable::OutOfMemory { limit_mib })
     }
 
     /// Resolves once the browser's connection has ended.
@@ -284,9 +326,8 @@ impl BrowserPool {
             pool.close().await;
             return Err(err);
         }
-        if pool.inner.recycle.memory_limit.is_some() {
-            let every = pool.inner.recycle.sample_every;
-            let task = tokio::spawn(watch_memory(Arc::downgrade(&pool.inner), every));
+        if pool.inner.recycle.memory_limit.is_some() || pool.inner.config.page_memory.is_some() {
+            let task = tokio::spawn(watch_memory(Arc::downgrade(&pool.inner)));
             *lock(&pool.inner.monitor) = Some(task);
         }
         Ok(pool)
@@ -496,7 +537,14 @@ impl Tab<'_> {
                 gate: options.navigate_gate.as_deref(),
                 join_at: options.join_at.as_deref(),
             };
-            let result = open.render(&job, &options).await;
+            let mut result = open.render(&job, &options).await;
+            if let Err(RenderError::Site(Unreachable::RendererCrashed)) = result {
+                let limit = open.lease.pool.config.page_memory;
+                let instance = &open.lease.instance;
+                if let Some(why) = instance.out_of_memory(&open.page, started, limit).await {
+                    result = Err(RenderError::Site(why));
+                }
+            }
             // A page that cannot take the next render goes now, not when
             // that render comes (its teardown would eat that budget).
             if result.is_err() || !open.setup.reusable() || !open.lease.usable() {
@@ -911,30 +959,62 @@ async fn launch_instance(
         recycling: AtomicBool::new(false),
         draining: AtomicBool::new(false),
         retired: AtomicBool::new(false),
+        crashes: watch::Sender::new(HashMap::new()),
+        memory_kill: Mutex::new(None),
     });
-    if let Some(Ok(mut created)) = popups {
-        // Popups are closed, never followed (SPEC §2).
-        let weak: Weak<Instance> = Arc::downgrade(&instance);
-        let task = tokio::spawn(async move {
-            while let Some(event) = created.next().await {
-                let info = &event.target_info;
-                if info.r#type != "page" || info.opener_id.is_none() {
-                    continue;
-                }
-                let Some(instance) = weak.upgrade() else {
-                    break;
-                };
-                tracing::debug!(url = %info.url, "closing a popup");
-                let close = instance
-                    .browser
-                    .execute(CloseTargetParams::new(info.target_id.clone()));
-                let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
-            }
-        });
-        lock(&instance.tasks).push(task);
+    if let Some(Ok(crashed)) = timed(
+        instance.browser.event_listener::<EventTargetCrashed>(),
+        Instant::now() + BROWSER_COMMAND_TIMEOUT,
+    )
+    .await
+    {
+        record_crashes(&instance, crashed);
+    }
+    if let Some(Ok(created)) = popups {
+        close_popups(&instance, created);
     }
     tracing::debug!(pid, slot, version = %instance.version.full_version, "browser ready");
     Ok(instance)
+}
+
+/// Keep the browser's word on how each page's renderer ended (see
+/// `Instance::out_of_memory`).
+fn record_crashes(instance: &Arc<Instance>, mut crashed: EventStream<EventTargetCrashed>) {
+    let weak: Weak<Instance> = Arc::downgrade(instance);
+    let task = tokio::spawn(async move {
+        while let Some(event) = crashed.next().await {
+            let Some(instance) = weak.upgrade() else {
+                break;
+            };
+            tracing::debug!(status = %event.status, code = event.error_code, "a page's renderer ended");
+            instance.crashes.send_modify(|c| {
+                c.insert(event.target_id.as_ref().to_owned(), event.status.clone());
+            });
+        }
+    });
+    lock(&instance.tasks).push(task);
+}
+
+/// Close popups as they open, never follow them (SPEC §2).
+fn close_popups(instance: &Arc<Instance>, mut created: EventStream<EventTargetCreated>) {
+    let weak: Weak<Instance> = Arc::downgrade(instance);
+    let task = tokio::spawn(async move {
+        while let Some(event) = created.next().await {
+            let info = &event.target_info;
+            if info.r#type != "page" || info.opener_id.is_none() {
+                continue;
+            }
+            let Some(instance) = weak.upgrade() else {
+                break;
+            };
+            tracing::debug!(url = %info.url, "closing a popup");
+            let close = instance
+                .browser
+                .execute(CloseTargetParams::new(info.target_id.clone()));
+            let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
+        }
+    });
+    lock(&instance.tasks).push(task);
 }
 
 /// A browser's connection ended: replace it in the background.
@@ -1072,12 +1152,14 @@ fn retire(inner: &Arc<PoolInner>, instance: &Arc<Instance>) {
     track(inner, task);
 }
 
-/// Every `every`, recycle the browsers whose process tree grew past the
-/// memory limit. Ends with the pool.
-async fn watch_memory(pool: Weak<PoolInner>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+/// Every [`RENDERER_SAMPLE`], kill the renderers holding more than one page
+/// may (`--page-memory`); every `sample_every`, recycle the browsers whose
+/// process tree grew past the memory limit. Ends with the pool.
+async fn watch_memory(pool: Weak<PoolInner>) {
+    let mut tick = tokio::time::interval(RENDERER_SAMPLE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    let mut last_tree_sample = Instant::now();
     loop {
         tick.tick().await;
         let Some(inner) = pool.upgrade() else {
@@ -1097,21 +1179,50 @@ async fn watch_memory(pool: Weak<PoolInner>, every: Duration) {
                 _ => None,
             })
             .collect();
+        let sample_trees = inner.recycle.memory_limit.is_some()
+            && last_tree_sample.elapsed() >= inner.recycle.sample_every;
+        if sample_trees {
+            last_tree_sample = Instant::now();
+        }
+        let page_limit = inner.config.page_memory;
         let pids: Vec<u32> = live.iter().map(|(_, i)| i.pid).collect();
         let sampled = tokio::task::spawn_blocking(move || {
             pids.into_iter()
-                .map(recycle::tree_memory)
+                .map(|pid| {
+                    let over: Vec<(u32, u64)> = page_limit.map_or_else(Vec::new, |limit| {
+                        recycle::renderers(pid)
+                            .into_iter()
+                            .filter(|&(_, rss)| rss > limit)
+                            .collect()
+                    });
+                    (
+                        over,
+                        sample_trees.then(|| recycle::tree_memory(pid)).flatten(),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .await;
-        let Ok(memory) = sampled else {
+        let Ok(sampled) = sampled else {
             continue;
         };
-        for ((slot, instance), memory) in live.iter().zip(memory) {
-            let pages = instance.pages.load(Ordering::Acquire);
-            tracing::trace!(pid = instance.pid, pages, memory, "browser memory");
-            if let Some(reason) = inner.recycle.reason(pages, memory) {
-                start_recycle(&inner, *slot, instance, reason);
+        for ((slot, instance), (over, memory)) in live.iter().zip(sampled) {
+            for (renderer, rss) in over {
+                tracing::warn!(
+                    pid = instance.pid,
+                    renderer,
+                    mib = rss >> 20,
+                    "stopping a page whose renderer holds more than one page may"
+                );
+                *lock(&instance.memory_kill) = Some(Instant::now());
+                super::launch::sys::kill_process(renderer);
+            }
+            if sample_trees {
+                let pages = instance.pages.load(Ordering::Acquire);
+                tracing::trace!(pid = instance.pid, pages, memory, "browser memory");
+                if let Some(reason) = inner.recycle.reason(pages, memory) {
+                    start_recycle(&inner, *slot, instance, reason);
+                }
             }
         }
     }

@@ -261,6 +261,16 @@ pub fn messages(code: FindingCode, evidence: &Evidence) -> (String, String) {
                 unreachable_zh(keyword)
             ),
         ),
+        FindingCode::SiteUnreachable if keyword == "out-of-memory" => (
+            format!(
+                "the homepage cannot be opened: {reason}; make it use less memory (fewer \
+                 and smaller scripts, images and elements)"
+            ),
+            format!(
+                "网站首页无法打开：{}（{reason}）；请减少首页占用的内存（更少、更小的脚本、图片和元素）",
+                unreachable_zh(keyword)
+            ),
+        ),
         FindingCode::SiteUnreachable => (
             format!(
                 "the homepage cannot be opened: {reason}; make it load with a 2xx status \
@@ -452,6 +462,7 @@ fn unreachable_zh(keyword: &str) -> &'static str {
         "renderer-crashed" => "页面导致浏览器崩溃",
         "script-hung" => "页面脚本无响应",
         "still-loading" => "页面在时限内未加载完成",
+        "out-of-memory" => "页面占用内存超过上限",
         _ => "网络错误",
     }
 }

@@ -177,6 +177,7 @@ async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
         // Chromium sends client hints (Sec-CH-UA-*) to secure origins only.
         extra_args: vec!["--unsafely-treat-insecure-origin-as-secure=http://site.test".to_owned()],
         resolve,
+        page_memory: None,
     };
     BrowserPool::launch(config, 1).await.expect("pool launches")
 }
