@@ -76,6 +76,8 @@ pub(crate) fn record(domain: &str) -> Record {
         gongan_number: None,
         ips: Vec::new(),
         hosts: Vec::new(),
+        subject_type: None,
+        approvals: Vec::new(),
     }
 }
 
