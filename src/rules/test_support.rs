@@ -43,6 +43,7 @@ pub(crate) fn page_with_blocks(blocks: Vec<TextBlock>) -> PageSnapshot {
         title: "例子网".to_owned(),
         blocks,
         links: Vec::new(),
+        headings: Vec::new(),
         joined: false,
         unsettled: None,
     }
