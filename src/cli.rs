@@ -143,6 +143,13 @@ pub struct ScanArgs {
     /// The stderr log format (`json` for cluster log pipelines).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// The hosting provider's own address ranges: a target served from
+    /// outside all of them gets `ip-not-provider`.
+    ///
+    /// FILE holds one IP address or CIDR range a line; `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub provider_ranges: Option<PathBuf>,
 }
 
 /// `--log-format`.

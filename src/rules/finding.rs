@@ -106,6 +106,12 @@ finding_codes! {
     AddressRefused = "address-refused", Access, Error;
     /// The service name or title uses a restricted word.
     NameRestrictedKeyword = "name-restricted-keyword", SiteName, Warning;
+    /// The service name or title does not fit the record's `subject_type`.
+    NameSubjectMismatch = "name-subject-mismatch", SiteName, Warning;
+    /// The name, title or headings name a topic needing an unlisted pre-approval.
+    PreApprovalTopic = "pre-approval-topic", SiteName, Warning;
+    /// The target was served from outside every `--provider-ranges` range.
+    IpNotProvider = "ip-not-provider", Access, Error;
     /// The input row could not be read.
     InputInvalid = "input-invalid", Input, Error;
     /// The crawler itself failed on this target after its retries.
@@ -384,6 +390,9 @@ pub fn messages(code: FindingCode, evidence: &Evidence) -> (String, String) {
             ),
             format!("名称“{text}”使用了限制性词语“{keyword}”；如无相应资质或批准，请删除"),
         ),
+        FindingCode::NameSubjectMismatch => super::name_subject::messages(evidence),
+        FindingCode::PreApprovalTopic => super::pre_approval::messages(evidence),
+        FindingCode::IpNotProvider => super::provider::messages(evidence),
         FindingCode::InputInvalid => (
             format!("the input row could not be read: {reason}; fix the row and scan it again"),
             format!("输入行无法读取：{reason}；请修正后重新检测"),
@@ -539,6 +548,6 @@ mod tests {
         for &code in FindingCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
-        assert_eq!(FindingCode::ALL.len(), 19);
+        assert_eq!(FindingCode::ALL.len(), 22);
     }
 }
