@@ -155,6 +155,10 @@ pub struct Evidence {
     /// Why, in words (unreachable reasons, input errors, link problems).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The HTML to paste at the bottom of the homepage that fixes the
+    /// finding (number and link findings of a record with the number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     /// Path of a PNG of the page's bottom (`--evidence DIR`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<String>,
@@ -479,6 +483,7 @@ mod tests {
             address: Some("198.51.100.1".into()),
             keyword: Some("dead-host".into()),
             reason: Some("www.beian.miit.gov.cn no longer serves".into()),
+            fix: None,
             screenshot: None,
         }
     }

@@ -7,6 +7,7 @@
 mod access;
 mod beian_link;
 pub mod finding;
+mod fix;
 mod gongan;
 mod name_subject;
 pub mod occurrence;
@@ -99,6 +100,7 @@ pub fn evaluate(
     findings.extend(site_name::check(record, outcomes, facts));
     findings.extend(name_subject::check(record, outcomes, facts));
     findings.extend(pre_approval::check(record, outcomes, facts));
+    fix::attach(record, &mut findings);
     // `address-refused` and `crawler-error` come from site_access (one
     // finding per failed target) but belong to later rules: sort stably.
     findings.sort_by_key(|f| {
