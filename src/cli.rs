@@ -28,6 +28,24 @@ pub enum Command {
     Scan(ScanArgs),
     /// Turn a scan's JSON lines into one self-contained HTML page for people.
     Report(ReportArgs),
+    /// Compare two scans of the same list: what changed for each record.
+    Diff(DiffArgs),
+}
+
+/// `beian-audit diff` arguments (SPEC §6).
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier scan's output (JSON lines); `-` for stdin.
+    #[arg(value_name = "OLD.ndjson")]
+    pub old: PathBuf,
+
+    /// The later scan's output (JSON lines); `-` for stdin. Read as a stream.
+    #[arg(value_name = "NEW.ndjson")]
+    pub new: PathBuf,
+
+    /// Write the change lines to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `beian-audit report` flags (SPEC §5).
