@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::input::InputFormat;
+use crate::report::labels::Lang;
 
 /// Audit China ICP filing (备案) display rules on filed websites, with a
 /// real headless Chromium.
@@ -48,6 +49,15 @@ pub struct DiffArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `report --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML page.
+    Html,
+    /// A spreadsheet: UTF-8 CSV with a byte-order mark, one row per finding.
+    Csv,
+}
+
 /// `beian-audit report` flags (SPEC §5).
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -55,9 +65,21 @@ pub struct ReportArgs {
     #[arg(value_name = "FILE.ndjson")]
     pub input: PathBuf,
 
-    /// Write the HTML page to FILE instead of stdout.
+    /// Write the HTML page (or the CSV) to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// What to write: the HTML page, or a CSV spreadsheet.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+
+    /// The language of headings, labels and column names.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
+
+    /// An earlier scan's output: mark each record's change since then.
+    #[arg(long, value_name = "OLD.ndjson")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `beian-audit scan` flags (SPEC §5).
