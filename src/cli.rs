@@ -27,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Scan filed records and write JSON findings.
     Scan(ScanArgs),
-    /// Turn a scan's JSON lines into one self-contained HTML page for people.
+    /// Turn a scan's JSON lines into a report for people: one HTML page, or a CSV.
     Report(ReportArgs),
     /// Compare two scans of the same list: what changed for each record.
     Diff(DiffArgs),
