@@ -6,7 +6,7 @@
 //! - one byte arena holds each record's keys back to back: its ASCII
 //!   domain, its id (as text), and the domain as written only when it
 //!   differs (an IDN);
-//! - one fixed 16-byte [`Entry`] per record: where its bytes and its
+//! - one fixed 16-byte `Entry` per record: where its bytes and its
 //!   findings start, their lengths, the verdict and flags;
 //! - findings as one `u32` each in a shared arena: the interned pair
 //!   (code, target with the record's domain cut out), so
