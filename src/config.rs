@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::input::record::to_ascii_host;
 use crate::input::shard::Shard;
 use crate::input::{InputFormat, InputSource};
+use crate::rules::ProviderRanges;
 
 /// Everything a scan needs, frozen before work starts.
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ pub struct ScanConfig {
     pub evidence: Option<PathBuf>,
     /// `--log-format`.
     pub log_format: LogFormat,
+    /// `--provider-ranges FILE`, read and checked.
+    pub provider_ranges: Option<std::sync::Arc<ProviderRanges>>,
 }
 
 impl ScanConfig {
@@ -66,6 +69,12 @@ impl ScanConfig {
             .iter()
             .map(|r| parse_resolve(r))
             .collect::<Result<Vec<_>, _>>()?;
+        let provider_ranges = args
+            .provider_ranges
+            .as_deref()
+            .map(read_provider_ranges)
+            .transpose()?
+            .map(std::sync::Arc::new);
         if args.timeout == 0 {
             return Err(Error::Flag(
                 "--timeout must be at least 1 second".to_owned(),
@@ -127,8 +136,32 @@ impl ScanConfig {
             summary: args.summary,
             evidence: args.evidence.as_deref().map(evidence_dir).transpose()?,
             log_format: args.log_format,
+            provider_ranges,
         })
     }
+}
+
+/// `--provider-ranges FILE`: read and parsed before anything starts, so a
+/// bad line is a flag error (exit 2) that names it.
+fn read_provider_ranges(path: &Path) -> Result<ProviderRanges, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Flag(format!(
+            "--provider-ranges {}: cannot read the file: {e}",
+            path.display()
+        ))
+    })?;
+    ProviderRanges::parse(&text).map_err(|e| {
+        let at = if e.line == 0 {
+            e.reason.to_owned()
+        } else {
+            format!("line {}: {:?} {}", e.line, e.text, e.reason)
+        };
+        Error::Flag(format!(
+            "--provider-ranges {}: {at}; write one address or CIDR range a line, like \
+             203.0.113.0/24 (`#` starts a comment)",
+            path.display()
+        ))
+    })
 }
 
 /// `--evidence DIR`: created if missing, absolute, so that the paths in
@@ -315,6 +348,32 @@ mod tests {
     #[case::bad_host("a b=127.0.0.1:1")]
     fn bad_resolve_rules_are_flag_errors(#[case] text: &str) {
         assert!(matches!(parse_resolve(text), Err(Error::Flag(_))));
+    }
+
+    #[rstest]
+    #[case::bad_line("203.0.113.0/24\n\n# office\n10.0.0.300\n", "line 4: \"10.0.0.300\"")]
+    #[case::empty("# nothing yet\n", "holds no address range")]
+    fn bad_provider_ranges_are_flag_errors_naming_the_line(#[case] text: &str, #[case] says: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ranges.txt");
+        std::fs::write(&path, text).unwrap();
+        let Err(Error::Flag(message)) = read_provider_ranges(&path) else {
+            panic!("not a flag error");
+        };
+        assert!(message.contains(says), "{message}");
+        assert!(message.contains("--provider-ranges"), "{message}");
+    }
+
+    #[test]
+    fn provider_ranges_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ranges.txt");
+        std::fs::write(&path, "# ours\n203.0.113.0/24\n2001:db8::/32 # v6\n").unwrap();
+        assert_eq!(read_provider_ranges(&path).unwrap().len(), 2);
+        assert!(matches!(
+            read_provider_ranges(&dir.path().join("missing")),
+            Err(Error::Flag(_))
+        ));
     }
 
     #[rstest]

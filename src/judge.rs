@@ -10,13 +10,16 @@
 //! unshared subject are judged and written at once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::filing::IcpNumber;
 use crate::input::Record;
 use crate::output::report::millis;
 use crate::output::{RecordReport, TargetReport};
-use crate::rules::{evaluate, registrable_domain, ScanFacts, TargetOutcome, Verdict};
+use crate::rules::{
+    evaluate, registrable_domain, ProviderRanges, ScanFacts, TargetOutcome, Verdict,
+};
 
 /// What the scan's input files: built before scanning, when the input is a
 /// file that can be read twice.
@@ -68,6 +71,8 @@ pub struct Judge {
     index: ScanIndex,
     /// Subject → its finished records, not yet judged.
     held: HashMap<String, Vec<RecordOutcome>>,
+    /// `--provider-ranges`, when given.
+    provider: Option<Arc<ProviderRanges>>,
 }
 
 impl Judge {
@@ -76,7 +81,16 @@ impl Judge {
         Judge {
             index,
             held: HashMap::new(),
+            provider: None,
         }
+    }
+
+    /// The same judge, also judging every target against the hosting
+    /// provider's ranges (`--provider-ranges`; `None`: not judged).
+    #[must_use]
+    pub fn with_provider_ranges(mut self, ranges: Option<Arc<ProviderRanges>>) -> Judge {
+        self.provider = ranges;
+        self
     }
 
     /// Take a finished record; return the reports that can be written now.
@@ -111,6 +125,7 @@ impl Judge {
         let facts = Facts {
             index: &self.index,
             group,
+            provider: self.provider.as_deref(),
         };
         let findings = evaluate(&done.record, &done.outcomes, &facts);
         RecordReport {
@@ -134,6 +149,8 @@ struct Facts<'a> {
     index: &'a ScanIndex,
     /// The finished records of the judged record's subject.
     group: &'a [RecordOutcome],
+    /// `--provider-ranges`, when given.
+    provider: Option<&'a ProviderRanges>,
 }
 
 impl ScanFacts for Facts<'_> {
@@ -154,5 +171,9 @@ impl ScanFacts for Facts<'_> {
                     .iter()
                     .any(|o| o.result.as_ref().is_ok_and(|p| p.final_url == final_url))
         })
+    }
+
+    fn provider_ranges(&self) -> Option<&ProviderRanges> {
+        self.provider
     }
 }

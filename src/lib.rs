@@ -25,7 +25,8 @@
 //! - [`output`] writes [`output::RecordReport`]s, one line each.
 //! - [`scan`] wires the stages together and owns all concurrency
 //!   ([`budget`]: the pages open at once; [`throttle`]: politeness).
-//! - [`report`] turns a scan's output into one HTML page for people.
+//! - [`report`] turns a scan's output into one HTML page (or a CSV) for
+//!   people; [`diff`] compares two scans' outputs record by record.
 //! - `cgroup` reads the container's CPU quota, memory limit and CPU
 //!   throttling, from which [`config`] derives its defaults.
 
@@ -34,6 +35,7 @@ pub mod budget;
 mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod exit;
 pub mod filing;

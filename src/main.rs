@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     };
     let log_format = match &cli.command {
         Command::Scan(args) => args.log_format,
-        Command::Report(_) => LogFormat::Text,
+        Command::Report(_) | Command::Diff(_) => LogFormat::Text,
     };
     init_logging(log_format);
     let result = tokio::runtime::Builder::new_multi_thread()
@@ -40,6 +40,7 @@ fn main() -> ExitCode {
                         Ok(beian_audit::scan::run(config).await?)
                     }
                     Command::Report(args) => Ok(beian_audit::report::run(&args)?),
+                    Command::Diff(args) => Ok(beian_audit::diff::run(&args)?),
                 }
             })
         });

@@ -29,6 +29,12 @@ pub struct PageSnapshot {
     /// Every `<a href>` whose address points at a MIIT or MPS filing host
     /// (or a look-alike of one), whatever its text.
     pub links: Vec<PageLink>,
+    /// The texts of the `h1` and `h2` headings a visitor sees on the page,
+    /// in document order, white space collapsed: what the homepage says it
+    /// is about (`pre-approval-topic` reads them). Empty when the browser
+    /// reported none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headings: Vec<String>,
     /// The navigation reached the URL another render had already landed on
     /// (`RenderOptions::join_at`) and stopped there, before rendering it
     /// again: only the redirect facts (`redirects`, `addresses`,

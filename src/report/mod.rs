@@ -1,22 +1,29 @@
 //! `beian-audit report`: a scan's JSON lines → one self-contained HTML page
-//! for people.
+//! for people (or, `--format csv`, a spreadsheet: `csv`).
 //!
 //! Owns reading scan output back (through [`RecordReport`], the contract
-//! type) and the page (`html`, from `template.html`). It never renders a
+//! type), the page (`html`, from `template.html`), the CSV, their words in
+//! both languages (`labels`, `--lang`) and the marks of each record's
+//! change since an earlier scan (`baseline`, `--baseline`, with `diff`'s
+//! classifier). It never renders a
 //! page of a scanned site and never lets one of their strings become markup
 //! or script: every string from the NDJSON is HTML-escaped, only `http(s)`
 //! URLs become links, and the page's Content-Security-Policy admits nothing
 //! but our own inline style and script (by hash) and `data:` images.
 
+pub mod baseline;
+pub mod csv;
 mod html;
+pub mod labels;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::ReportArgs;
+use crate::cli::{ReportArgs, ReportFormat};
 use crate::exit::ExitStatus;
 use crate::output::RecordReport;
+use baseline::Baseline;
 
 pub use html::{render, Page};
 
@@ -33,6 +40,9 @@ pub enum ReportError {
         #[source]
         source: io::Error,
     },
+    /// The baseline cannot be read.
+    #[error(transparent)]
+    Baseline(#[from] crate::diff::DiffError),
     /// The HTML cannot be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -111,22 +121,36 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     } else {
         args.input.parent().map(Path::to_path_buf)
     };
-    let page = Page {
-        source: &source,
-        skipped: scan.skipped,
-        evidence_base: base.as_deref(),
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|path| read_baseline(path, &scan.reports))
+        .transpose()?;
+    let bytes = match args.format {
+        ReportFormat::Html => {
+            let page = Page {
+                source: &source,
+                skipped: scan.skipped,
+                evidence_base: base.as_deref(),
+                lang: args.lang,
+                baseline: baseline.as_ref(),
+            };
+            render(&scan.reports, &page).into_bytes()
+        }
+        ReportFormat::Csv => {
+            let changes: Option<Vec<_>> = baseline
+                .as_ref()
+                .map(|b| b.changes.iter().map(|c| c.change).collect());
+            csv::render(&scan.reports, args.lang, changes.as_deref())
+        }
     };
-    let html = render(&scan.reports, &page);
     let (name, result) = if let Some(path) = &args.output {
-        (
-            path.display().to_string(),
-            write_file(path, html.as_bytes()),
-        )
+        (path.display().to_string(), write_file(path, &bytes))
     } else {
         let mut out = io::stdout().lock();
         (
             "<stdout>".to_owned(),
-            out.write_all(html.as_bytes()).and_then(|()| out.flush()),
+            out.write_all(&bytes).and_then(|()| out.flush()),
         )
     };
     result.map_err(|source| ReportError::Write {
@@ -135,6 +159,17 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     })?;
     tracing::info!(records = scan.reports.len(), output = %name, "report written");
     Ok(ExitStatus::Passed)
+}
+
+/// `--baseline OLD.ndjson`: each record's change since that scan.
+fn read_baseline(path: &Path, reports: &[RecordReport]) -> Result<Baseline, ReportError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| ReportError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    let old = crate::diff::load_old(BufReader::new(file), &name)?;
+    Ok(Baseline::compare(&name, reports, old))
 }
 
 fn write_file(path: &PathBuf, bytes: &[u8]) -> io::Result<()> {

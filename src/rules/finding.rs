@@ -106,6 +106,12 @@ finding_codes! {
     AddressRefused = "address-refused", Access, Error;
     /// The service name or title uses a restricted word.
     NameRestrictedKeyword = "name-restricted-keyword", SiteName, Warning;
+    /// The service name or title does not fit the record's `subject_type`.
+    NameSubjectMismatch = "name-subject-mismatch", SiteName, Warning;
+    /// The name, title or headings name a topic needing an unlisted pre-approval.
+    PreApprovalTopic = "pre-approval-topic", SiteName, Warning;
+    /// The target was served from outside every `--provider-ranges` range.
+    IpNotProvider = "ip-not-provider", Access, Error;
     /// The input row could not be read.
     InputInvalid = "input-invalid", Input, Error;
     /// The crawler itself failed on this target after its retries.
@@ -149,6 +155,10 @@ pub struct Evidence {
     /// Why, in words (unreachable reasons, input errors, link problems).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The HTML to paste at the bottom of the homepage that fixes the
+    /// finding (number and link findings of a record with the number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     /// Path of a PNG of the page's bottom (`--evidence DIR`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<String>,
@@ -405,6 +415,9 @@ pub fn messages(code: FindingCode, evidence: &Evidence) -> (String, String) {
             ),
             format!("名称“{text}”使用了限制性词语“{keyword}”；如无相应资质或批准，请删除"),
         ),
+        FindingCode::NameSubjectMismatch => super::name_subject::messages(evidence),
+        FindingCode::PreApprovalTopic => super::pre_approval::messages(evidence),
+        FindingCode::IpNotProvider => super::provider::messages(evidence),
         FindingCode::InputInvalid => (
             format!("the input row could not be read: {reason}; fix the row and scan it again"),
             format!("输入行无法读取：{reason}；请修正后重新检测"),
@@ -493,6 +506,7 @@ mod tests {
             address: Some("198.51.100.1".into()),
             keyword: Some("dead-host".into()),
             reason: Some("www.beian.miit.gov.cn no longer serves".into()),
+            fix: None,
             screenshot: None,
         }
     }
@@ -562,6 +576,6 @@ mod tests {
         for &code in FindingCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
-        assert_eq!(FindingCode::ALL.len(), 19);
+        assert_eq!(FindingCode::ALL.len(), 22);
     }
 }
