@@ -469,6 +469,7 @@ async fn drive(
     snapshot.title = extracted.title;
     snapshot.blocks = extracted.blocks;
     snapshot.links = extracted.links;
+    snapshot.headings = extracted.headings;
     snapshot.unsettled = settled.why_not();
     Ok(snapshot)
 }
@@ -754,6 +755,9 @@ async fn in_page(page: &Page, context: ExecutionContextId, what: &str, end: Inst
 #[derive(Debug, Deserialize)]
 struct Extracted {
     title: String,
+    /// The visible `h1`/`h2` texts, frames' after the page's own.
+    #[serde(default)]
+    headings: Vec<String>,
     url: String,
     empty: bool,
     #[serde(default)]
@@ -868,6 +872,7 @@ async fn extract_page(
             }
             top.links.push(link);
         }
+        top.headings.extend(facts.headings);
         top.empty &= facts.empty;
         if depth < MAX_FRAME_DEPTH {
             for child in node.child_frames.unwrap_or_default() {
