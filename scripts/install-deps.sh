@@ -10,6 +10,10 @@ need=()
 [ -x /usr/lib/chromium/chromium ] || need+=(chromium)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need+=(fonts-noto-cjk)
 command -v curl >/dev/null || need+=(curl)
+# The network-namespace test: unshare (util-linux), ip (iproute2), strace.
+command -v unshare >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
+command -v strace >/dev/null || need+=(strace)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -208,6 +208,15 @@ impl ChromeConfig {
         args.push(format!("--proxy-server=http://{proxy}"));
         args.push("--proxy-bypass-list=<-loopback>".to_owned());
         args.push("--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_owned());
+        // Chromium resolves no name itself: the guard resolves every host it
+        // connects to. What would otherwise make it look a name up on the
+        // worker's network (a page's WebRTC candidate `x.local`, sent as a
+        // multicast DNS query around the guard; a STUN server's name) fails
+        // at once. The proxy is an address, never looked up.
+        args.push(format!(
+            "--host-resolver-rules=MAP * 255.255.255.255, EXCLUDE {}",
+            proxy.ip()
+        ));
         if let Some(bytes) = self.page_memory {
             // The pool's watch stops a renderer past the limit within half a
             // second; V8's heap limit, half as much again, is the backstop
@@ -550,6 +559,7 @@ mod tests {
             "--proxy-server=http://127.0.0.1:4321",
             "--proxy-bypass-list=<-loopback>",
             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+            "--host-resolver-rules=MAP * 255.255.255.255, EXCLUDE 127.0.0.1",
             "--disable-quic",
         ] {
             assert_eq!(
@@ -565,7 +575,7 @@ mod tests {
         ] {
             assert_eq!(
                 args.iter().filter(|a| a.starts_with(prefix)).count(),
-                usize::from(prefix == "--proxy-server="),
+                usize::from(prefix == "--proxy-server=" || prefix == "--host-resolver-rules"),
                 "{prefix} in {args:?}"
             );
         }

@@ -12,6 +12,7 @@ mod faults;
 mod guard;
 mod job;
 mod load;
+mod netns;
 mod recycle;
 mod report;
 mod resilience;
