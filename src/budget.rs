@@ -31,6 +31,7 @@ pub struct PagePermit {
 
 impl PageBudget {
     /// At most `limit` pages at once.
+    #[must_use]
     pub fn new(limit: usize) -> PageBudget {
         PageBudget {
             pages: Arc::new(Semaphore::new(limit)),

@@ -60,6 +60,12 @@ pub struct ScanConfig {
 
 impl ScanConfig {
     /// Validate the flags and resolve every default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Flag`] for a flag (or shard variable) that is out of range or
+    /// malformed, or an `--evidence` directory that cannot be created;
+    /// [`Error::Browser`] when no Chromium can be found.
     pub fn from_args(args: ScanArgs) -> Result<ScanConfig, Error> {
         let resolve = args
             .resolve

@@ -19,6 +19,7 @@ pub enum ExitStatus {
 
 impl FailOn {
     /// Whether `finding` makes the exit status 1 under this policy.
+    #[must_use]
     pub fn counts(self, finding: &Finding) -> bool {
         match self {
             FailOn::Error => finding.severity == Severity::Error,

@@ -72,6 +72,7 @@ pub struct Judge {
 
 impl Judge {
     /// A judge over `index`.
+    #[must_use]
     pub fn new(index: ScanIndex) -> Judge {
         Judge {
             index,

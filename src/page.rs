@@ -58,6 +58,7 @@ pub struct TextBlock {
 
 impl TextBlock {
     /// The block's text: every segment's text, joined without separators.
+    #[must_use]
     pub fn text(&self) -> String {
         self.segments.iter().map(|s| s.text.as_str()).collect()
     }

@@ -54,6 +54,11 @@ struct Ctx {
 }
 
 /// Run a whole scan; the exit status says what `--fail-on` makes of it.
+///
+/// # Errors
+///
+/// [`Error`] when the scan cannot run: the input, the output or
+/// `--summary FILE` cannot be opened or written, or no browser starts.
 pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     // Open the input first: an unreadable file must fail before a browser starts.
     let records = read_records(&config.input, config.input_format)?;

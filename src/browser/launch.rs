@@ -139,6 +139,11 @@ impl ChromeConfig {
     /// `/usr/bin/chromium`) is replaced by the real binary it starts
     /// (`/usr/lib/chromium/chromium`): a wrapper that does not `exec` would
     /// leave us holding the wrong process id.
+    ///
+    /// # Errors
+    ///
+    /// [`BrowserError::Launch`] when `explicit` is not an executable file, or
+    /// when none is given and no known Chromium is on `PATH`.
     pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, BrowserError> {
         if let Some(path) = explicit {
             return if is_executable(path) {

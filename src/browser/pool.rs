@@ -223,6 +223,11 @@ impl BrowserPool {
     /// Their network guard applies `config.resolve` and refuses internal
     /// addresses; [`BrowserPool::launch_behind`] takes a guard of your own.
     /// Browsers are recycled by [`RecyclePolicy::default`].
+    ///
+    /// # Errors
+    ///
+    /// [`BrowserError::Launch`] when the network guard or a browser cannot
+    /// be started.
     pub async fn launch(
         config: ChromeConfig,
         browsers: usize,
@@ -244,6 +249,11 @@ impl BrowserPool {
     /// Start `browsers` Chromium processes (at least one) whose every
     /// connection goes through `guard`, the pool's from now on, and which
     /// are recycled as `recycle` says.
+    ///
+    /// # Errors
+    ///
+    /// [`BrowserError::Launch`] when a browser cannot be started (the ones
+    /// that did start are closed again).
     pub async fn launch_behind(
         config: ChromeConfig,
         browsers: usize,
@@ -296,6 +306,10 @@ impl BrowserPool {
     ///
     /// Each call gets a fresh browser context (no cookies or storage shared
     /// between sites) on the live browser with the fewest pages in flight.
+    ///
+    /// # Errors
+    ///
+    /// [`RenderError`]: whose fault it is that the target has no page.
     pub async fn render(
         &self,
         target: &Target,
@@ -310,6 +324,10 @@ impl BrowserPool {
 
     /// [`BrowserPool::render`], plus what `options` ask to capture while the
     /// page is still open (a screenshot for `--evidence`).
+    ///
+    /// # Errors
+    ///
+    /// [`RenderError`]: whose fault it is that the target has no page.
     pub async fn render_with(
         &self,
         target: &Target,
@@ -325,6 +343,7 @@ impl BrowserPool {
 
     /// A tab for several renders in a row, such as the targets of one record
     /// (see [`Tab`]). It opens a page at its first render.
+    #[must_use]
     pub fn tab(&self) -> Tab<'_> {
         Tab {
             pool: self,
@@ -334,6 +353,7 @@ impl BrowserPool {
 
     /// Process ids of the pool's live browsers (for tests and diagnostics);
     /// a recycled browser still finishing its pages is not among them.
+    #[must_use]
     pub fn pids(&self) -> Vec<u32> {
         self.inner
             .slots
@@ -474,6 +494,10 @@ pub struct Tab<'p> {
 impl Tab<'_> {
     /// Render `url` as `target.device` within `budget` in this tab (see
     /// [`BrowserPool::render_with`]).
+    ///
+    /// # Errors
+    ///
+    /// [`RenderError`]: whose fault it is that the target has no page.
     pub async fn render_with(
         &mut self,
         target: &Target,

@@ -66,6 +66,7 @@ pub struct Policy {
 
 impl Policy {
     /// Where `--resolve` sends `host`, if a rule maps it.
+    #[must_use]
     pub fn mapping(&self, host: &str) -> Option<SocketAddr> {
         let host = normalise(host);
         self.resolve.iter().find(|r| r.maps(&host)).map(|r| r.addr)
@@ -121,6 +122,12 @@ pub enum Denial {
 /// when internal). Any other host is looked up once; when any of its
 /// addresses is internal the host is refused whole (unless
 /// `allow_private`), so that no later choice among them can reach inside.
+///
+/// # Errors
+///
+/// [`Denial::Refused`] when the host is, or resolves to, an internal
+/// address (and `allow_private` is off); [`Denial::Unresolved`] when it
+/// does not resolve.
 pub async fn admit(
     policy: &Policy,
     resolver: &dyn Resolver,
@@ -168,6 +175,7 @@ pub(crate) fn normalise(host: &str) -> String {
 }
 
 /// Whether `--resolve` maps `host`.
+#[must_use]
 pub fn is_mapped(host: &str, rules: &[ResolveRule]) -> bool {
     let host = normalise(host);
     rules.iter().any(|r| r.maps(&host))
@@ -178,6 +186,11 @@ pub fn is_mapped(host: &str, rules: &[ResolveRule]) -> bool {
 ///
 /// The proxy enforces the same policy on every connection; this early
 /// check only spares a browser page for a host that would be refused.
+///
+/// # Errors
+///
+/// [`TargetFailure::AddressRefused`] for an internal address,
+/// [`TargetFailure::Unreachable`] (DNS) for a host that does not resolve.
 pub async fn check(
     host: &str,
     rules: &[ResolveRule],

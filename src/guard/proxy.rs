@@ -103,6 +103,7 @@ pub struct ProxyConfig {
 
 impl ProxyConfig {
     /// `policy` with the system resolver and a 10 s connect limit.
+    #[must_use]
     pub fn new(policy: Policy) -> ProxyConfig {
         ProxyConfig {
             policy,
@@ -175,6 +176,10 @@ pub struct Proxy {
 impl Proxy {
     /// Listen on 127.0.0.1 (a free port) and serve until dropped. Must be
     /// called inside a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when no port on 127.0.0.1 can be bound.
     pub async fn start(config: ProxyConfig) -> io::Result<Proxy> {
         let config = Arc::new(config);
         let shared = Listener {
@@ -192,11 +197,13 @@ impl Proxy {
     }
 
     /// The address the proxy listens on.
+    #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The policy it enforces.
+    #[must_use]
     pub fn policy(&self) -> &Policy {
         &self.config.policy
     }
@@ -205,6 +212,10 @@ impl Proxy {
     /// records every request it serves and looks each name up once (every
     /// use of the answer is checked). Give its [`Session::server`] to one
     /// browser context only.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when no port on 127.0.0.1 can be bound.
     pub async fn session(&self) -> io::Result<Session> {
         let log: Log = Arc::default();
         let shared = Listener {
@@ -247,16 +258,19 @@ pub struct Session {
 
 impl Session {
     /// The address it listens on.
+    #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Its proxy-server value for Chromium: `http://127.0.0.1:PORT`.
+    #[must_use]
     pub fn server(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// Every request served so far, in the order they were decided.
+    #[must_use]
     pub fn exchanges(&self) -> Vec<Exchange> {
         lock(&self.log).clone()
     }
@@ -273,6 +287,7 @@ impl Session {
     }
 
     /// The internal address `host:port` was refused for, if it was.
+    #[must_use]
     pub fn refusal(&self, host: &str, port: u16) -> Option<IpAddr> {
         let host = normalise(host);
         let log = lock(&self.log);
@@ -286,6 +301,7 @@ impl Session {
     }
 
     /// Why the latest request for `host:port` reached nothing, if it did not.
+    #[must_use]
     pub fn failure(&self, host: &str, port: u16) -> Option<&'static str> {
         let host = normalise(host);
         let log = lock(&self.log);
@@ -302,6 +318,7 @@ impl Session {
 
     /// The addresses requests for `host:port` were served from, each once,
     /// in first-seen order.
+    #[must_use]
     pub fn upstream(&self, host: &str, port: u16) -> Vec<IpAddr> {
         let host = normalise(host);
         let mut ips = Vec::new();
@@ -316,6 +333,7 @@ impl Session {
     }
 
     /// How many of the current render's requests were refused.
+    #[must_use]
     pub fn refused(&self) -> usize {
         let log = lock(&self.log);
         self.this_render(&log)

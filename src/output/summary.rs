@@ -141,6 +141,10 @@ static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 impl Summary {
     /// Start counting (and showing progress). `summary_file` is created now,
     /// so an unwritable `--summary FILE` fails the scan before it starts.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when `summary_file` cannot be created.
     pub fn new(options: SummaryOptions, summary_file: Option<&Path>) -> io::Result<Summary> {
         let file = match summary_file {
             Some(path) => Some((File::create(path)?, path.display().to_string())),
@@ -218,6 +222,7 @@ impl Summary {
     }
 
     /// The exit status the counted findings give under `--fail-on`.
+    #[must_use]
     pub fn status(&self) -> ExitStatus {
         if self.counted {
             ExitStatus::Findings
@@ -227,6 +232,7 @@ impl Summary {
     }
 
     /// The numbers so far.
+    #[must_use]
     pub fn report(&self, interrupted: bool) -> SummaryReport {
         let elapsed = self.started.elapsed();
         let targets = self.live.targets.load(Ordering::Relaxed);
@@ -250,6 +256,10 @@ impl Summary {
 
     /// End the progress display, write the summary to stderr and to
     /// `--summary FILE`. Only the file can fail.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Output`] when `--summary FILE` cannot be written.
     pub fn finish(mut self, interrupted: bool) -> Result<(), Error> {
         self.stop_progress();
         let summary = self.report(interrupted);

@@ -58,6 +58,11 @@ pub struct ScanOutput {
 /// Read scan output: one [`RecordReport`] a line. Blank lines are ignored;
 /// a line that is not a report (a torn last line of a killed scan, a log
 /// line that strayed into the file) is counted and skipped.
+///
+/// # Errors
+///
+/// The I/O error of reading (a line that is not a report is skipped,
+/// not an error).
 pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
     let mut out = ScanOutput::default();
     for (index, line) in reader.lines().enumerate() {
@@ -79,6 +84,11 @@ pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
 
 /// Run `beian-audit report`: read `args.input`, write the page to
 /// `args.output` (or stdout).
+///
+/// # Errors
+///
+/// [`ReportError::Read`] when the scan output cannot be read,
+/// [`ReportError::Write`] when the page cannot be written.
 pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     let stdin = args.input == Path::new("-");
     let source = if stdin {

@@ -53,6 +53,7 @@ pub struct TargetOutcome {
 
 impl TargetOutcome {
     /// The finding `target` label: the URL with `#desktop` or `#mobile`.
+    #[must_use]
     pub fn label(&self) -> String {
         format!("{}#{}", self.url, self.target.device)
     }
