@@ -26,6 +26,8 @@
 //! - [`scan`] wires the stages together and owns all concurrency
 //!   ([`budget`]: the pages open at once; [`throttle`]: politeness).
 //! - [`report`] turns a scan's output into one HTML page for people.
+//! - [`http1`] is the one HTTP/1 head reader (the guard's proxy, and the
+//!   test tools beside the product in `tools/`).
 //! - `cgroup` reads the container's CPU quota, memory limit and CPU
 //!   throttling, from which [`config`] derives its defaults.
 
@@ -38,6 +40,7 @@ pub mod error;
 pub mod exit;
 pub mod filing;
 pub mod guard;
+pub mod http1;
 pub mod input;
 pub mod judge;
 pub mod output;

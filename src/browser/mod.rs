@@ -16,6 +16,7 @@ pub mod error;
 pub mod launch;
 mod network;
 pub mod pool;
+pub mod process;
 pub mod recycle;
 mod render;
 mod tracker;

@@ -54,6 +54,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::{admit, normalise, Denial, Policy, Resolver, SystemResolver};
+use crate::http1::{self, read_head, MAX_HEAD};
 
 /// Header naming the refused host and address on a `403` of the guard.
 pub const REFUSED_HEADER: &str = "X-Beian-Audit-Refused";
@@ -65,8 +66,6 @@ pub const ERROR_HEADER: &str = "X-Beian-Audit-Error";
 /// says them: a site's or a page's are dropped.
 const GUARD_HEADER_PREFIX: &str = "x-beian-audit-";
 
-/// The longest request or response head read (request line and headers).
-const MAX_HEAD: usize = 64 * 1024;
 /// The most headers one head may have.
 const MAX_HEADERS: usize = 128;
 /// How long a client may take to send its request head. Chromium opens
@@ -846,49 +845,6 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Read into `buf` until it holds a whole head (up to its blank line);
-/// `Some(head length)`, or `None` when the stream ended first or the head
-/// would pass [`MAX_HEAD`]. Bytes after the head stay in `buf`.
-async fn read_head<R: AsyncRead + Unpin>(
-    stream: &mut R,
-    buf: &mut Vec<u8>,
-) -> io::Result<Option<usize>> {
-    let mut scanned = 0;
-    loop {
-        if let Some(end) = head_end(buf, scanned) {
-            return Ok(Some(end));
-        }
-        if buf.len() >= MAX_HEAD {
-            return Ok(None);
-        }
-        scanned = buf.len().saturating_sub(3);
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// Where the head in `buf` ends (just past `\r\n\r\n` or `\n\n`), looking
-/// from `from` on.
-fn head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < buf.len() {
-        if buf[i] == b'\n' {
-            if buf.get(i + 1) == Some(&b'\n') {
-                return Some(i + 2);
-            }
-            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
-                return Some(i + 3);
-            }
-        }
-        i += 1;
-    }
-    None
-}
-
 /// One request to the proxy, parsed.
 #[derive(Debug, PartialEq, Eq)]
 struct Request {
@@ -924,24 +880,20 @@ impl Body {
     /// either): an upstream resolving them otherwise would read a
     /// different request out of the same bytes.
     fn of(headers: &[httparse::Header<'_>]) -> Result<Body, &'static str> {
-        let mut length: Option<u64> = None;
         // Whether the last coding of the last `Transfer-Encoding` is
         // chunked, when there is one.
         let mut chunked: Option<bool> = None;
+        let lengths = headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+            .map(|h| h.value);
+        let length = match http1::content_length(lengths) {
+            Ok(length) => length,
+            Err(http1::LengthError::Malformed) => return Err("bad Content-Length"),
+            Err(http1::LengthError::Conflicting) => return Err("conflicting Content-Length"),
+        };
         for h in headers {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                let value = std::str::from_utf8(h.value).map_err(|_| "bad Content-Length")?;
-                for item in value.split(',').map(str::trim) {
-                    if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
-                        return Err("bad Content-Length");
-                    }
-                    let len = item.parse().map_err(|_| "bad Content-Length")?;
-                    if length.is_some_and(|known| known != len) {
-                        return Err("conflicting Content-Length");
-                    }
-                    length = Some(len);
-                }
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if h.name.eq_ignore_ascii_case("transfer-encoding") {
                 let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
                 chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
             }
@@ -1207,14 +1159,6 @@ mod tests {
         assert_eq!(rewrite_answer_head(head.as_bytes(), addr), Err(error));
     }
 
-    #[rstest]
-    #[case::crlf(b"GET / HTTP/1.1\r\n\r\nbody", Some(18))]
-    #[case::bare_lf(b"GET / HTTP/1.1\n\nbody", Some(16))]
-    #[case::incomplete(b"GET / HTTP/1.1\r\nHost: a\r\n", None)]
-    fn heads_end_at_the_blank_line(#[case] buf: &[u8], #[case] end: Option<usize>) {
-        assert_eq!(head_end(buf, 0), end);
-    }
-
     #[test]
     fn denials_carry_the_guard_headers() {
         let refused = text(&denied(
@@ -1285,7 +1229,7 @@ mod tests {
                             break;
                         }
                         got.extend_from_slice(&chunk[..n]);
-                        if !answered && head_end(&got, 0).is_some() {
+                        if !answered && http1::head_end(&got, 0).is_some() {
                             answered = true;
                             // Refused writes are the proxy giving up on a
                             // long answer: what this test is about.

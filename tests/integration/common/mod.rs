@@ -26,6 +26,29 @@ pub(crate) fn records(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The `fixture-farm` binary. It belongs to the tools package (`tools/`),
+/// so cargo gives these tests no `CARGO_BIN_EXE_` for it; it is built into
+/// the same directory as `beian-audit` whenever the workspace's tests are
+/// (`cargo test` at the root, `scripts/test.sh`: the tools' own test needs
+/// it, and cargo builds every test's binaries before it runs any test).
+///
+/// # Panics
+///
+/// When it has not been built.
+pub(crate) fn farm_bin() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_beian-audit"))
+        .parent()
+        .expect("the binaries' directory");
+    let bin = dir.join("fixture-farm");
+    assert!(
+        bin.is_file(),
+        "{} is not built: run `cargo build -p beian-audit-tools` (or the whole \
+         workspace's tests, `cargo test`)",
+        bin.display()
+    );
+    bin
+}
+
 /// A running `fixture-farm` on 127.0.0.1, killed on drop.
 pub(crate) struct FixtureFarm {
     /// The server process.
@@ -72,7 +95,7 @@ impl FixtureFarm {
     pub(crate) fn start() -> FixtureFarm {
         let dir = tempfile::tempdir().expect("temp dir for the farm log");
         let log = dir.path().join("requests.ndjson");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fixture-farm"))
+        let mut child = Command::new(farm_bin())
             .arg("--root")
             .arg(SITES)
             .arg("--log")
