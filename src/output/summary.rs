@@ -584,6 +584,13 @@ mod tests {
         let mut s = summary(FailOn::Warning);
         s.add(&report(Verdict::Pass, &[FindingCode::IcpNotInFooter], &[]));
         assert_eq!(s.status(), ExitStatus::Findings);
+        let mut s = summary(FailOn::Never);
+        s.add(&report(
+            Verdict::Fail,
+            &[FindingCode::IcpNumberMissing],
+            &[],
+        ));
+        assert_eq!(s.status(), ExitStatus::Passed);
     }
 
     #[test]

@@ -1,167 +1,19 @@
 //! `beian_audit::browser` against a real Chromium, no mocks: every test
-//! starts a tiny loopback HTTP server and a pool whose `--resolve *` sends
-//! every host to it, then renders `http://site.test/…`.
+//! starts the tests' loopback HTTP server (`common::server`) and a pool
+//! whose `--resolve *` sends every host to it, then renders
+//! `http://site.test/…`.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use beian_audit::browser::{BrowserPool, ChromeConfig, RenderError, RenderOptions, ResolveRule};
 use beian_audit::page::{PageSnapshot, TextSegment, Unreachable};
 use beian_audit::targets::{Device, Target};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+
+use crate::common::{serve, Route, Server};
 
 const BUDGET: Duration = Duration::from_secs(10);
-
-// ---------------------------------------------------------------------------
-// A loopback HTTP server serving inline pages by path.
-
-/// One response the server gives for a path.
-#[derive(Clone)]
-struct Route {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-    /// Never answer (a resource that never finishes).
-    hang: bool,
-}
-
-impl Route {
-    fn html(body: &str) -> Route {
-        Route {
-            status: 200,
-            headers: vec![(
-                "Content-Type".to_owned(),
-                "text/html; charset=utf-8".to_owned(),
-            )],
-            body: body.to_owned(),
-            hang: false,
-        }
-    }
-
-    fn status(mut self, status: u16) -> Route {
-        self.status = status;
-        self
-    }
-
-    fn header(mut self, name: &str, value: &str) -> Route {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn hang() -> Route {
-        Route {
-            hang: true,
-            ..Route::html("")
-        }
-    }
-}
-
-/// A request the server saw: path (with query) and lower-cased headers.
-#[derive(Debug, Clone)]
-struct Seen {
-    /// The request line: method, path, version.
-    line: String,
-    path: String,
-    headers: HashMap<String, String>,
-}
-
-struct Server {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Server {
-    /// The requests whose path starts with `prefix`.
-    fn seen(&self, prefix: &str) -> Vec<Seen> {
-        let seen = self.seen.lock().expect("request log");
-        seen.iter()
-            .filter(|s| s.path.starts_with(prefix))
-            .cloned()
-            .collect()
-    }
-}
-
-async fn serve(routes: &[(&str, Route)]) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let addr = listener.local_addr().expect("its address");
-    let routes: Arc<HashMap<String, Route>> = Arc::new(
-        routes
-            .iter()
-            .map(|(p, r)| ((*p).to_owned(), r.clone()))
-            .collect(),
-    );
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let routes = Arc::clone(&routes);
-            let log = Arc::clone(&log);
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).into_owned();
-                let mut lines = head.split("\r\n");
-                let line = lines.next().unwrap_or_default().to_owned();
-                let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
-                let headers = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                    .collect();
-                log.lock().expect("request log").push(Seen {
-                    line,
-                    path: path.clone(),
-                    headers,
-                });
-                let key = path.split('?').next().unwrap_or("/");
-                let route = routes
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| Route::html("<title>none</title>nothing here").status(404));
-                if route.hang {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return;
-                }
-                let mut response = format!("HTTP/1.1 {} X\r\n", route.status);
-                for (name, value) in &route.headers {
-                    let _ = write!(response, "{name}: {value}\r\n");
-                }
-                let _ = write!(
-                    response,
-                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                    route.body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.write_all(route.body.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    Server { addr, seen, task }
-}
 
 // ---------------------------------------------------------------------------
 // Pool and assertion helpers.
