@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::filing::IcpNumber;
 use crate::input::Record;
-use crate::output::report::millis;
+use crate::output::wire::millis;
 use crate::output::{RecordReport, TargetReport};
 use crate::rules::{evaluate, registrable_domain, ScanFacts, TargetOutcome, Verdict};
 

@@ -32,7 +32,6 @@
 //!   throttling, from which [`config`] derives its defaults.
 
 pub mod browser;
-pub mod budget;
 mod cgroup;
 pub mod cli;
 pub mod config;
@@ -45,6 +44,7 @@ pub mod input;
 pub mod judge;
 pub mod output;
 pub mod page;
+pub mod pages;
 pub mod report;
 pub mod rules;
 pub mod scan;

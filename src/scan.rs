@@ -3,7 +3,7 @@
 //! This is the one place with concurrency: `buffer_unordered` bounds the
 //! records in flight, and so the pages open at once (a record renders its
 //! targets one after another in one page, and a second one only when the
-//! [`PageBudget`] lends it), and the single loop at the end owns judging and
+//! [`PageLimit`] lends it), and the single loop at the end owns judging and
 //! writing, so output lines never interleave.
 
 use std::sync::Arc;
@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 
 use crate::browser::same_url;
 use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions, Rendered, Tab};
-use crate::budget::{PageBudget, PagePermit};
 use crate::cli::{LogFormat, SchemePolicy};
 use crate::config::ScanConfig;
 use crate::error::Error;
@@ -30,6 +29,7 @@ use crate::output::resume::DoneSet;
 use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{PageSnapshot, TargetFailure, Unreachable};
+use crate::pages::{PageLimit, PagePermit};
 use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
 use crate::starvation::Starvation;
 use crate::targets::{expand, Device, Target};
@@ -45,7 +45,7 @@ struct Ctx {
     /// `--rate` and the per-site cap.
     throttle: Throttle,
     /// `--concurrency` pages: one a record, a second one when spare.
-    pages: Arc<PageBudget>,
+    pages: Arc<PageLimit>,
     /// Whether the worker was starved of CPU during a render.
     starvation: Starvation,
     /// One starved render's retry at a time, so that it has the machine's
@@ -77,7 +77,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
         throttle: Throttle::new(config.rate),
-        pages: Arc::new(PageBudget::new(concurrency)),
+        pages: Arc::new(PageLimit::new(concurrency)),
         starvation: Starvation::start(),
         retry_room: tokio::sync::Semaphore::new(1),
         config,
@@ -171,7 +171,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
 /// `items`, telling `pages` when they end (no record is left to start).
 fn told_at_end<S: futures::Stream + Unpin>(
     mut items: S,
-    pages: Arc<PageBudget>,
+    pages: Arc<PageLimit>,
 ) -> impl futures::Stream<Item = S::Item> {
     futures::stream::poll_fn(move |cx| {
         let next = items.poll_next_unpin(cx);
@@ -361,7 +361,7 @@ async fn watch_signals(stop: tokio::sync::watch::Sender<bool>) {
 /// Render every target of `record` on the page `page` grants, one after
 /// another in one browser tab (see [`Tab`]: opening a page is half the cost
 /// of a visit): the desktop targets, then the phone ones — or, when the
-/// [`PageBudget`] lends a page before the desktop ones are done, the phone
+/// [`PageLimit`] lends a page before the desktop ones are done, the phone
 /// ones in a tab of their own at the same time. A tab is closed, and its
 /// page given back, as soon as its last render is done.
 async fn scan_record(ctx: &Ctx, record: Record, page: PagePermit) -> RecordOutcome {

@@ -3,7 +3,7 @@
 //! This module owns the browser processes (`launch`), the pool that hands
 //! out pages (`pool`) and when it replaces a worn browser (`recycle`), device emulation (`device`), rendering one target
 //! (`render`), what the page's `DevTools` events said (`tracker`), what
-//! the network guard saw of it (`network`) and the in-page fact extraction
+//! the network guard saw of it (`guard_view`) and the in-page fact extraction
 //! (`extract.js`). Every page's connections go
 //! through the network guard ([`crate::guard`]). It turns a
 //! [`crate::targets::Target`] into a [`crate::page::PageSnapshot`] of plain
@@ -13,8 +13,8 @@
 
 pub mod device;
 pub mod error;
+mod guard_view;
 pub mod launch;
-mod network;
 pub mod pool;
 pub mod process;
 pub mod recycle;

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::device::DeviceProfile;
-use super::network;
+use super::guard_view::{self, block_local_schemes, pause_requests};
 use super::tracker::{pump, subscribe, NavState, Tracker};
 use super::{BrowserError, RenderError};
 use crate::guard::Session;
@@ -197,8 +197,8 @@ pub(crate) async fn render(
             AddScriptToEvaluateOnNewDocumentParams::new(SETTLE_JS),
             prep_end
         ),
-        unless(installed, page, network::block_local_schemes(), prep_end),
-        unless(paused, page, network::pause_requests(job.join_at), prep_end),
+        unless(installed, page, block_local_schemes(), prep_end),
+        unless(paused, page, pause_requests(job.join_at), prep_end),
         unless(
             installed,
             page,
@@ -265,7 +265,7 @@ pub(crate) async fn render(
     pump.abort();
     navigate.abort();
     let failed_url = rx.borrow().docs.last().map(|d| d.url.clone());
-    network::apply(
+    guard_view::apply(
         result,
         failed_url.as_deref().unwrap_or(job.url),
         guard,

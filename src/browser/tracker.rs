@@ -56,7 +56,7 @@ pub(super) enum PageEvent {
     Dialog(Arc<EventJavascriptDialogOpening>),
     /// A request `Fetch.enable` paused: one of the resource types a render
     /// never loads, or the document of a page to join (see
-    /// `network::pause_requests`).
+    /// `guard_view::pause_requests`).
     Paused(Arc<EventRequestPaused>),
     Crashed,
 }

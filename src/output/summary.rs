@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use super::report::millis;
+use super::wire::millis;
 use super::writer::escape_line_separators;
 use super::RecordReport;
 use crate::cli::FailOn;

@@ -4,13 +4,13 @@
 //! Owns the judgement of SPEC §1–2; knows nothing of how pages are rendered
 //! (it reads `page::PageSnapshot`) nor of how findings are written.
 
-mod access;
 mod beian_link;
 pub mod finding;
 mod gongan;
+mod no_page;
 pub mod occurrence;
 mod redirect;
-mod site_access;
+mod served_ip;
 mod site_name;
 mod title_match;
 
@@ -80,14 +80,14 @@ pub fn evaluate(
     outcomes: &[TargetOutcome],
     facts: &dyn ScanFacts,
 ) -> Vec<Finding> {
-    let mut findings = site_access::check(record, outcomes, facts);
+    let mut findings = no_page::check(record, outcomes, facts);
     findings.extend(title_match::check(record, outcomes, facts));
     findings.extend(beian_link::check(record, outcomes, facts));
     findings.extend(gongan::check(record, outcomes, facts));
     findings.extend(redirect::check(record, outcomes, facts));
-    findings.extend(access::check(record, outcomes, facts));
+    findings.extend(served_ip::check(record, outcomes, facts));
     findings.extend(site_name::check(record, outcomes, facts));
-    // `address-refused` and `crawler-error` come from site_access (one
+    // `address-refused` and `crawler-error` come from no_page (one
     // finding per failed target) but belong to later rules: sort stably.
     findings.sort_by_key(|f| {
         let place = f
