@@ -1,11 +1,12 @@
 //! The command line, as clap derive types. Doc comments are the `--help`
-//! text. Nothing outside `config` sees these raw values.
+//! text. Nothing outside `config` (and `main`) sees these raw values:
+//! `config` turns them into the settings and domain types the scan reads
+//! (`ScanConfig`, `exit::FailOn`, `targets::SchemePolicy`,
+//! `input::InputFormat`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::input::InputFormat;
 
 /// Audit China ICP filing (备案) display rules on filed websites, with a
 /// real headless Chromium.
@@ -143,6 +144,17 @@ pub struct ScanArgs {
     /// The stderr log format (`json` for cluster log pipelines).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// `--input-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// CSV with a header row (English or Chinese column names).
+    Csv,
+    /// One JSON object a line.
+    Ndjson,
+    /// One domain a line.
+    Lines,
 }
 
 /// `--log-format`.

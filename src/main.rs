@@ -39,7 +39,10 @@ fn main() -> ExitCode {
                         let config = ScanConfig::from_args(args)?;
                         Ok(beian_audit::scan::run(config).await?)
                     }
-                    Command::Report(args) => Ok(beian_audit::report::run(&args)?),
+                    Command::Report(args) => Ok(beian_audit::report::run(
+                        &args.input,
+                        args.output.as_deref(),
+                    )?),
                 }
             })
         });

@@ -16,21 +16,20 @@ use tokio::sync::mpsc;
 
 use crate::browser::same_url;
 use crate::browser::{BrowserError, BrowserPool, RenderError, RenderOptions, Rendered, Tab};
-use crate::cli::{LogFormat, SchemePolicy};
 use crate::config::ScanConfig;
 use crate::error::Error;
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, ExitTally};
 use crate::guard;
 use crate::input::shard::Shard;
 use crate::input::{read_records, InputError, InputSource, Record, RecordResult};
-use crate::judge::{Judge, RecordOutcome, ScanIndex};
+use crate::judge::{Judge, JudgedRecord, RecordOutcome, ScanIndex};
 use crate::output::evidence;
 use crate::output::resume::DoneSet;
 use crate::output::summary::{Summary, SummaryOptions};
 use crate::output::{NdjsonWriter, RecordReport};
 use crate::page::{PageSnapshot, TargetFailure, Unreachable};
 use crate::pages::{PageLimit, PagePermit};
-use crate::rules::{registrable_domain, Evidence, Finding, FindingCode, TargetOutcome, Verdict};
+use crate::rules::{registrable_domain, TargetOutcome};
 use crate::starvation::Starvation;
 use crate::targets::{expand, Device, Target};
 use crate::throttle::Throttle;
@@ -67,6 +66,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     // starts scanning at once; judging waits for it (see `judge`).
     let mut index_task = Some(spawn_index(&config, &done));
     let mut tally = start_summary(&config, None)?;
+    let mut exit = ExitTally::new(config.fail_on);
     let pool = launch_pool(&config).await?;
     tracing::info!(
         browsers = config.browsers,
@@ -128,18 +128,15 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
             Some(judge) => judge,
             None => judge.insert(ready_judge(&mut index_task, &mut tally).await),
         };
-        let reports = match item {
-            Ok(done) => judge.accept(done),
-            Err(invalid) => vec![invalid_report(invalid)],
-        };
-        if let Err(e) = write_all(&mut writer, reports, &mut tally, &ctx.config) {
+        let judged = judge_item(judge, item);
+        if let Err(e) = write_all(&mut writer, judged, (&mut tally, &mut exit), &ctx.config) {
             write_failed = Some(e);
             break;
         }
     }
     if let (None, Some(judge)) = (&write_failed, &mut judge) {
         let rest = judge.finish();
-        if let Err(e) = write_all(&mut writer, rest, &mut tally, &ctx.config) {
+        if let Err(e) = write_all(&mut writer, rest, (&mut tally, &mut exit), &ctx.config) {
             write_failed = Some(e);
         }
     }
@@ -151,7 +148,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         tracing::warn!("browser pool still shared at exit; browsers are killed on drop");
     }
     let interrupted = interrupted || *stop_seen.borrow();
-    let status = tally.status();
+    let status = exit.status();
     tally.finish(interrupted)?;
     if interrupted {
         tracing::warn!("scan interrupted; run again with --resume to finish it");
@@ -165,6 +162,18 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
             source,
         }),
         None => Ok(status),
+    }
+}
+
+/// A finished record judged (or held for its group), or a row that could
+/// not be read.
+fn judge_item(judge: &mut Judge, item: Result<RecordOutcome, InputError>) -> Vec<JudgedRecord> {
+    match item {
+        Ok(done) => judge.accept(done),
+        Err(invalid) => {
+            tracing::warn!(line = invalid.line, reason = %invalid.reason, "input row skipped");
+            vec![JudgedRecord::invalid(invalid)]
+        }
     }
 }
 
@@ -227,19 +236,22 @@ fn open_output(config: &ScanConfig) -> Result<(DoneSet, NdjsonWriter), Error> {
     Ok((done, writer))
 }
 
-/// Write judged reports (screenshots attached with `--evidence`) and count them.
+/// Write judged records (screenshots attached with `--evidence`) and count
+/// them, for the summary and for the exit status.
 fn write_all(
     writer: &mut NdjsonWriter,
-    reports: Vec<RecordReport>,
-    tally: &mut Summary,
+    judged: Vec<JudgedRecord>,
+    (tally, exit): (&mut Summary, &mut ExitTally),
     config: &ScanConfig,
 ) -> std::io::Result<()> {
-    for mut report in reports {
+    for judged in judged {
+        let mut report = RecordReport::of(&judged);
         if let Some(dir) = &config.evidence {
             evidence::attach(dir, &mut report);
         }
         writer.write(&report)?;
         tally.add(&report);
+        exit.add(&report.findings);
     }
     Ok(())
 }
@@ -247,9 +259,8 @@ fn write_all(
 /// The tally, progress display and `--summary` file of this scan.
 fn start_summary(config: &ScanConfig, total: Option<u64>) -> Result<Summary, Error> {
     let options = SummaryOptions {
-        fail_on: config.fail_on,
         progress: config.progress,
-        json_logs: config.log_format == LogFormat::Json,
+        json_logs: config.json_logs,
         total,
     };
     Summary::new(options, config.summary.as_deref()).map_err(|source| Error::Output {
@@ -519,21 +530,10 @@ async fn render_target(
     refused: Option<TargetFailure>,
     join: Option<&Landing>,
 ) -> (TargetOutcome, Option<Landing>) {
-    let schemes: &[&str] = match ctx.config.scheme {
-        SchemePolicy::Auto => &["https", "http"],
-        SchemePolicy::Https => &["https"],
-        SchemePolicy::Http => &["http"],
-    };
+    let schemes = ctx.config.scheme.schemes();
     if let Some(failure) = refused {
-        let outcome = TargetOutcome {
-            url: target.url(schemes[0]),
-            target,
-            result: Err(failure),
-            elapsed: Duration::ZERO,
-            partial: None,
-            https_error: None,
-            shared_render: None,
-        };
+        let url = target.url(schemes[0]);
+        let outcome = TargetOutcome::new(target, url, Err(failure), Duration::ZERO);
         return (outcome, None);
     }
     let _site = ctx.throttle.site(&registrable_domain(&target.host)).await;
@@ -595,13 +595,10 @@ async fn render_target(
         }
         last = Some((
             TargetOutcome {
-                target: target.clone(),
-                url,
-                result,
-                elapsed: start.elapsed(),
                 partial,
                 https_error: https_error.take(),
                 shared_render,
+                ..TargetOutcome::new(target.clone(), url, result, start.elapsed())
             },
             landing,
         ));
@@ -787,28 +784,6 @@ fn spoiled_by_load(result: &Result<Rendered, RenderError>) -> bool {
         Ok(rendered) => rendered.snapshot.unsettled.is_some(),
         Err(RenderError::Site(why)) => matches!(why, Unreachable::ScriptHung),
         Err(_) => false,
-    }
-}
-
-/// The output line of a row that could not be read.
-fn invalid_report(invalid: InputError) -> RecordReport {
-    let finding = Finding::new(
-        FindingCode::InputInvalid,
-        None,
-        Evidence {
-            reason: Some(format!("line {}: {}", invalid.line, invalid.reason)),
-            ..Evidence::default()
-        },
-    );
-    tracing::warn!(line = invalid.line, reason = %invalid.reason, "input row skipped");
-    RecordReport {
-        domain: invalid.domain.unwrap_or_default(),
-        id: invalid.id,
-        line: invalid.line,
-        verdict: Verdict::Fail,
-        findings: vec![finding],
-        targets: Vec::new(),
-        elapsed_ms: 0,
     }
 }
 

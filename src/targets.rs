@@ -36,6 +36,29 @@ impl std::fmt::Display for Device {
     }
 }
 
+/// Which schemes a target's homepage is opened with (`--scheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemePolicy {
+    /// https first, then http when https cannot connect.
+    Auto,
+    /// https only.
+    Https,
+    /// http only.
+    Http,
+}
+
+impl SchemePolicy {
+    /// The schemes to try, in order.
+    #[must_use]
+    pub fn schemes(self) -> &'static [&'static str] {
+        match self {
+            SchemePolicy::Auto => &["https", "http"],
+            SchemePolicy::Https => &["https"],
+            SchemePolicy::Http => &["http"],
+        }
+    }
+}
+
 /// One host of a record, seen as one device.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {

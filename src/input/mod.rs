@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use record::{InputError, RawRecord, Record};
 
 /// How the input is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     /// CSV with a header row (English or Chinese column names).
     Csv,

@@ -12,9 +12,8 @@ mod html;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::cli::ReportArgs;
 use crate::exit::ExitStatus;
 use crate::output::RecordReport;
 
@@ -82,19 +81,19 @@ pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
     Ok(out)
 }
 
-/// Run `beian-audit report`: read `args.input`, write the page to
-/// `args.output` (or stdout).
+/// Run `beian-audit report`: read `input` (`-`: stdin), write the page to
+/// `output` (or stdout).
 ///
 /// # Errors
 ///
 /// [`ReportError::Read`] when the scan output cannot be read,
 /// [`ReportError::Write`] when the page cannot be written.
-pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
-    let stdin = args.input == Path::new("-");
+pub fn run(input: &Path, output: Option<&Path>) -> Result<ExitStatus, ReportError> {
+    let stdin = input == Path::new("-");
     let source = if stdin {
         "<stdin>".to_owned()
     } else {
-        args.input.display().to_string()
+        input.display().to_string()
     };
     let read_err = |source_err: io::Error| ReportError::Read {
         path: source.clone(),
@@ -103,7 +102,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     let scan = if stdin {
         read_reports(io::stdin().lock()).map_err(read_err)?
     } else {
-        let file = File::open(&args.input).map_err(read_err)?;
+        let file = File::open(input).map_err(read_err)?;
         read_reports(BufReader::new(file)).map_err(read_err)?
     };
     if let Some((line, why)) = &scan.first_skipped {
@@ -119,7 +118,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     let base = if stdin {
         None
     } else {
-        args.input.parent().map(Path::to_path_buf)
+        input.parent().map(Path::to_path_buf)
     };
     let page = Page {
         source: &source,
@@ -127,7 +126,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
         evidence_base: base.as_deref(),
     };
     let html = render(&scan.reports, &page);
-    let (name, result) = if let Some(path) = &args.output {
+    let (name, result) = if let Some(path) = output {
         (
             path.display().to_string(),
             write_file(path, html.as_bytes()),
@@ -147,7 +146,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     Ok(ExitStatus::Passed)
 }
 
-fn write_file(path: &PathBuf, bytes: &[u8]) -> io::Result<()> {
+fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = File::create(path)?;
     file.write_all(bytes)?;
     file.flush()

@@ -20,7 +20,7 @@ pub(crate) mod test_support;
 use std::time::Duration;
 
 pub use finding::{messages, Evidence, Finding, FindingCode, RuleId, Severity, Verdict};
-pub use occurrence::{gongan_occurrences, icp_occurrences, Occurrence};
+pub use occurrence::{Occurrence, Shown};
 pub use redirect::{offsite_domain, registrable_domain};
 
 use crate::filing::IcpNumber;
@@ -49,9 +49,35 @@ pub struct TargetOutcome {
     /// reached the page that target had already rendered (an apex that
     /// redirects to `www.`); `None` when it rendered its own page.
     pub shared_render: Option<String>,
+    /// What the page of `result` shows, recognised once by
+    /// [`TargetOutcome::new`] (empty when there is no page): the rules
+    /// judge it, the output lists it.
+    pub shown: Shown,
 }
 
 impl TargetOutcome {
+    /// The outcome of `target` navigated at `url`: `result`, and what its
+    /// page shows; no fallback, no shared render, no partial page.
+    #[must_use]
+    pub fn new(
+        target: Target,
+        url: String,
+        result: Result<PageSnapshot, TargetFailure>,
+        elapsed: Duration,
+    ) -> TargetOutcome {
+        let shown = result.as_ref().map(Shown::of).unwrap_or_default();
+        TargetOutcome {
+            target,
+            url,
+            result,
+            elapsed,
+            partial: None,
+            https_error: None,
+            shared_render: None,
+            shown,
+        }
+    }
+
     /// The finding `target` label: the URL with `#desktop` or `#mobile`.
     #[must_use]
     pub fn label(&self) -> String {
