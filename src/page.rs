@@ -149,12 +149,35 @@ pub enum Unreachable {
     /// A page script never yielded, so nothing could be read.
     #[error("a page script never yields")]
     ScriptHung,
+    /// The page answered but had not finished loading (and being read)
+    /// when the budget ran out: a document too big or too heavy for it.
+    #[error("{}", still_loading(*seconds, *bytes))]
+    StillLoading {
+        /// The seconds spent.
+        seconds: u64,
+        /// The size of the document, when known.
+        bytes: Option<u64>,
+    },
     /// Any other network failure the browser reported.
     #[error("{detail}")]
     Other {
         /// The browser's error name or description.
         detail: String,
     },
+}
+
+/// `StillLoading`'s message: what was known when the budget ran out.
+fn still_loading(seconds: u64, bytes: Option<u64>) -> String {
+    match bytes {
+        #[expect(clippy::cast_precision_loss, reason = "a size in MB to one decimal")]
+        Some(bytes) => format!(
+            "still loading after {seconds} s: a {:.1} MB document, not read to its end in time",
+            bytes as f64 / 1e6
+        ),
+        None => format!(
+            "still loading after {seconds} s: the page answered but had not finished loading"
+        ),
+    }
 }
 
 /// Why a target has no page, whoever's fault it was.
@@ -187,5 +210,26 @@ impl std::fmt::Display for TargetFailure {
             }
             Self::Crawler { reason } => write!(f, "crawler error: {reason}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::size_known(
+        Some(20_000_380),
+        "still loading after 20 s: a 20.0 MB document, not read to its end in time"
+    )]
+    #[case::size_unknown(
+        None,
+        "still loading after 20 s: the page answered but had not finished loading"
+    )]
+    fn a_page_still_loading_says_what_was_known(#[case] bytes: Option<u64>, #[case] want: &str) {
+        let why = Unreachable::StillLoading { seconds: 20, bytes };
+        assert_eq!(why.to_string(), want);
     }
 }

@@ -782,7 +782,12 @@ fn settle_starved(
 fn spoiled_by_load(result: &Result<Rendered, RenderError>) -> bool {
     match result {
         Ok(rendered) => rendered.snapshot.unsettled.is_some(),
-        Err(RenderError::Site(why)) => matches!(why, Unreachable::ScriptHung),
+        Err(RenderError::Site(why)) => {
+            matches!(
+                why,
+                Unreachable::ScriptHung | Unreachable::StillLoading { .. }
+            )
+        }
         Err(_) => false,
     }
 }

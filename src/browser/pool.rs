@@ -538,9 +538,11 @@ impl Tab<'_> {
                 }
                 // The retry had only what the crash left of the budget: if
                 // it ran out, the crash is why (SPEC §2), not the clock.
-                Err(RenderError::Site(Unreachable::Timeout { .. } | Unreachable::ScriptHung))
-                    if retried =>
-                {
+                Err(RenderError::Site(
+                    Unreachable::Timeout { .. }
+                    | Unreachable::ScriptHung
+                    | Unreachable::StillLoading { .. },
+                )) if retried => {
                     return Err(RenderError::Site(Unreachable::RendererCrashed));
                 }
                 other => return other,

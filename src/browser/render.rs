@@ -60,6 +60,12 @@ const WAIT_JS: &str =
 /// Name of the isolated world extract.js runs in.
 const WORLD_NAME: &str = "beian-audit";
 
+/// A page that showed a document this big is not reused: leaving a DOM of
+/// hundreds of thousands of nodes takes its renderer seconds (6 s for a
+/// 20 MB page on a busy 2-core machine), which would be charged to the
+/// next target's budget; a fresh page costs a few hundred milliseconds.
+const HEAVY_DOCUMENT: u64 = 4 << 20;
+
 /// Share of the budget for navigation and settling; the rest is kept for
 /// extraction, which must run even when settling never ends.
 pub(crate) const SETTLE_SHARE: f64 = 0.85;
@@ -261,6 +267,10 @@ pub(crate) async fn render(
     let result = drive(page, job, &mut rx, main_frame).await;
     setup.loaded = result.as_ref().is_ok_and(|page| !page.joined)
         && rx.borrow().loaded()
+        && rx
+            .borrow()
+            .document_bytes()
+            .is_none_or(|b| b < HEAVY_DOCUMENT)
         && navigation_released(&mut rx, job).await;
     pump.abort();
     navigate.abort();
@@ -380,6 +390,27 @@ async fn drive(
     }
 
     tracing::trace!(elapsed = ?job.started.elapsed(), quiet = settled.quiet, "settled");
+    // A page that cannot be read in time is one still loading, not one
+    // whose script never yields, when its document is heavy (parsing,
+    // laying out and reading a 20 MB page keeps its thread busy for seconds
+    // at a time), or when its main thread answered and its load event
+    // never came.
+    let answered = settled.quiet || settled.probe.is_some() || answers(page, job.end()).await;
+    let hung = |tracker: &Tracker| {
+        let heavy = tracker
+            .document_bytes()
+            .is_some_and(|b| b >= HEAVY_DOCUMENT);
+        if tracker.crashed {
+            Unreachable::RendererCrashed
+        } else if heavy || (answered && !tracker.loaded()) {
+            Unreachable::StillLoading {
+                seconds: job.spent_secs(),
+                bytes: tracker.document_bytes(),
+            }
+        } else {
+            Unreachable::ScriptHung
+        }
+    };
     // 4. Extract in isolated worlds, every frame a visitor sees; retried
     //    once if a late navigation destroyed the world under us.
     let mut extracted = None;
@@ -397,14 +428,7 @@ async fn drive(
                 extracted = Some(value);
                 break;
             }
-            Err(ExtractError::Hung) => {
-                return Err(if rx.borrow().crashed {
-                    Unreachable::RendererCrashed
-                } else {
-                    Unreachable::ScriptHung
-                }
-                .into())
-            }
+            Err(ExtractError::Hung) => return Err(hung(&rx.borrow()).into()),
             Err(ExtractError::Retry(reason)) => {
                 if let Some(joined) = joined(&rx.borrow(), job.join_at) {
                     return Ok(joined);
@@ -415,7 +439,7 @@ async fn drive(
         }
     }
     let Some(extracted) = extracted else {
-        return Err(Unreachable::ScriptHung.into());
+        return Err(hung(&rx.borrow()).into());
     };
 
     // 5. Verdict on what arrived.
@@ -513,6 +537,20 @@ struct Settled {
     probe: Option<Probe>,
     /// The network was still busy when the budget ran out.
     network_busy: bool,
+}
+
+/// How long a page whose settle wait never answered is given to answer a
+/// trivial evaluation (out of the extraction's share): a page parsing a huge
+/// document answers between chunks, a script that never yields does not.
+const ANSWER_PROBE: Duration = Duration::from_secs(1);
+
+/// Whether the page's main thread answers a trivial evaluation before
+/// `ANSWER_PROBE` or `end`, whichever comes first.
+async fn answers(page: &Page, end: Instant) -> bool {
+    let deadline = (Instant::now() + ANSWER_PROBE).min(end);
+    evaluate(page, EvaluateParams::new("0"), deadline)
+        .await
+        .is_ok()
 }
 
 /// In-page checks running this late mean the renderer was starved of CPU

@@ -179,6 +179,9 @@ pub(super) struct DocRequest {
     download: bool,
     error: Option<String>,
     finished: bool,
+    /// Its size: as its `Content-Length` declares, then as received (as
+    /// sent, compressed or not) once finished.
+    bytes: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -265,6 +268,14 @@ impl Tracker {
                 self.request_ended(ev.request_id.as_ref(), now);
                 if let Some(doc) = self.doc_mut(ev.request_id.as_ref()) {
                     doc.finished = true;
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        reason = "a byte count Chromium reports as a double"
+                    )]
+                    {
+                        doc.bytes = Some(ev.encoded_data_length.max(0.0) as u64);
+                    }
                 }
             }
             PageEvent::Failed(ev) => {
@@ -422,6 +433,12 @@ impl Tracker {
             .is_some_and(|c| self.loads.contains(&c.loader))
     }
 
+    /// The size of the committed document, declared or received.
+    pub(super) fn document_bytes(&self) -> Option<u64> {
+        self.committed.as_ref()?;
+        self.current_doc().and_then(|d| d.bytes)
+    }
+
     /// The document request the main frame shows (or is about to).
     fn current_doc(&self) -> Option<&DocRequest> {
         self.committed
@@ -567,6 +584,10 @@ fn record_response(doc: &mut DocRequest, response: &Response) {
         || mime.contains("json")
         || mime == "application/pdf";
     doc.download = attachment || !displayable;
+    // The size the server declares, until the bytes received replace it:
+    // a renderer busy parsing a huge document reports its end only when it
+    // has read it all.
+    doc.bytes = header("content-length").and_then(|v| v.trim().parse().ok());
 }
 
 #[cfg(test)]

@@ -253,6 +253,17 @@ pub fn messages(code: FindingCode, evidence: &Evidence) -> (String, String) {
         )
     };
     match code {
+        FindingCode::SiteUnreachable if keyword == "still-loading" => (
+            format!(
+                "the homepage cannot be opened in time: {reason}; make it lighter (a smaller \
+                 document, the filing line early in the page's source) or raise --timeout"
+            ),
+            format!(
+                "网站首页未能在时限内打开：{}（{reason}）；请减小首页体积（更小的文档，\
+                 备案信息在源码中尽早出现），或调大 --timeout",
+                unreachable_zh(keyword)
+            ),
+        ),
         FindingCode::SiteUnreachable => (
             format!(
                 "the homepage cannot be opened: {reason}; make it load with a 2xx status \
@@ -443,6 +454,7 @@ fn unreachable_zh(keyword: &str) -> &'static str {
         "download" => "首页是文件下载而非网页",
         "renderer-crashed" => "页面导致浏览器崩溃",
         "script-hung" => "页面脚本无响应",
+        "still-loading" => "页面在时限内未加载完成",
         _ => "网络错误",
     }
 }

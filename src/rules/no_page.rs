@@ -63,6 +63,7 @@ pub(crate) fn unreachable_kind(why: &Unreachable) -> &'static str {
         Unreachable::Download => "download",
         Unreachable::RendererCrashed => "renderer-crashed",
         Unreachable::ScriptHung => "script-hung",
+        Unreachable::StillLoading { .. } => "still-loading",
         Unreachable::Other { .. } => "other",
     }
 }
@@ -145,6 +146,10 @@ mod tests {
             Unreachable::HttpStatus { status: 404 },
             Unreachable::EmptyDocument,
             Unreachable::ScriptHung,
+            Unreachable::StillLoading {
+                seconds: 20,
+                bytes: None,
+            },
         ] {
             let json = serde_json::to_value(&why).unwrap();
             assert_eq!(json["kind"], unreachable_kind(&why), "{why:?}");

@@ -84,6 +84,21 @@ fn assert_hostile_findings(reports: &[RecordReport]) {
     ] {
         assert_findings(report(reports, domain), &[]);
     }
+    // A 20 MB page whose footer is its last line: read where the budget
+    // allows (no finding of its own), else said precisely: still loading,
+    // with the document's size — never "a page script never yields" (the
+    // page has no script).
+    let long = report(reports, "hostile-long.test");
+    for f in &long.findings {
+        assert_eq!(
+            (f.code, f.evidence.keyword.as_deref()),
+            (SiteUnreachable, Some("still-loading")),
+            "hostile-long.test: {f:?}\n{}",
+            crate::common::describe_targets(long)
+        );
+        let reason = f.evidence.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains("20.0 MB"), "the size is named: {reason}");
+    }
     // Certificates are checked as a visitor's browser does (See: #7):
     // https failed on every target, for its reason, and http was used.
     for r in reports {

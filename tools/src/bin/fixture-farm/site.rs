@@ -44,8 +44,9 @@
 //!   - `drip`: `true` or `{"bytes": N, "interval_ms": M}`: send the body N
 //!     bytes at a time (default 64) with M ms between pieces (default 200),
 //!     for at most 60 s, then the rest at once;
-//!   - `repeat`: `{"text": S, "times": N}`: append S repeated N times to the
-//!     body (a 20 MB page without a 20 MB file).
+//!   - `repeat`: `{"text": S, "times": N, "at": M}`: S repeated N times, in
+//!     place of the first M in the body, or appended without `at` (a 20 MB
+//!     page without a 20 MB file).
 //!
 //! `tls` is `self-signed` (the default) or `none`, as above.
 //!
@@ -210,7 +211,8 @@ struct Route {
     repeat: Option<Repeat>,
 }
 
-/// `repeat: {"text": S, "times": N}`: S appended N times to the body.
+/// `repeat: {"text": S, "times": N, "at": M}`: S N times in place of the
+/// first M in the body, or appended to it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Repeat {
@@ -218,6 +220,10 @@ struct Repeat {
     text: String,
     /// How many times.
     times: usize,
+    /// Where: the padding replaces the first occurrence of this marker
+    /// (a footer after 20 MB of content); appended when absent.
+    #[serde(default)]
+    at: Option<String>,
 }
 
 /// The largest body `repeat` may build.
@@ -233,10 +239,23 @@ impl Repeat {
             .and_then(|n| n.checked_add(body.len()))
             .filter(|&n| n <= REPEAT_MAX)
             .ok_or_else(|| format!("repeat makes a body over {REPEAT_MAX} bytes"))?;
-        body.reserve(size - body.len());
+        let (head, tail) = match &self.at {
+            Some(marker) if marker.is_empty() => return Err("repeat: empty marker".into()),
+            Some(marker) => {
+                let at = body
+                    .windows(marker.len())
+                    .position(|w| w == marker.as_bytes())
+                    .ok_or_else(|| format!("repeat: marker {marker:?} not in the body"))?;
+                let tail = body.split_off(at);
+                (at, tail[marker.len()..].to_vec())
+            }
+            None => (body.len(), Vec::new()),
+        };
+        body.reserve(size - head);
         for _ in 0..self.times {
             body.extend_from_slice(self.text.as_bytes());
         }
+        body.extend_from_slice(&tail);
         Ok(())
     }
 }
@@ -448,9 +467,22 @@ mod tests {
             .apply(&mut body)
             .expect("fits");
         assert_eq!(body, b"<p>x</p>ababab");
+        let at = |marker: &str| Repeat {
+            text: "ab".into(),
+            times: 2,
+            at: Some(marker.into()),
+        };
+        let mut body = b"<p>x</p><!--here--><b>end</b>".to_vec();
+        at("<!--here-->").apply(&mut body).expect("fits");
+        assert_eq!(body, b"<p>x</p>abab<b>end</b>", "in place of the marker");
+        assert!(at("<!--absent-->")
+            .apply(&mut b"<p>x</p>".to_vec())
+            .is_err());
+        assert!(at("").apply(&mut b"<p>x</p>".to_vec()).is_err());
         let huge = Repeat {
             text: "0123456789".into(),
             times: REPEAT_MAX,
+            at: None,
         };
         assert!(huge.apply(&mut Vec::new()).is_err());
         assert!(serde_json::from_str::<Route>(r#"{"repeat": {"text": "a"}}"#).is_err());
