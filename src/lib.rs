@@ -29,12 +29,16 @@
 //! - [`output`] writes judged records as [`output::RecordReport`]s, one
 //!   line each, and shows progress and the summary; it decides nothing.
 //! - [`exit`] decides the exit status from what was written (`--fail-on`).
-//! - [`scan`] wires the stages together: the records in flight, the one
-//!   writer loop, and one target's whole visit (guard check, scheme
-//!   fallback, retries). Concurrency has a few owners, each said in its
-//!   module: `scan` (records in flight, [`pages`]: the pages open at once),
-//!   [`throttle`] (`--rate`, the per-site cap), `browser` (its processes'
-//!   tasks) and `guard` (one task a proxied connection).
+//! - [`fault`] is the one classifier: every raw fact that ends a target
+//!   without a page (a `net::ERR_*` name, an HTTP status, the guard's
+//!   denial) becomes the site's fault or a target failure there.
+//! - [`scan`] wires the stages together: the run loop (records in flight,
+//!   the one writer loop), a record's lanes, one target's visit end to end
+//!   (guard verdict, scheme fallback, error status, shared render) and,
+//!   apart, every retry. Concurrency has a few owners, each said in its
+//!   module: `scan` (records in flight, [`scan::pages`]: the pages open at
+//!   once), [`throttle`] (`--rate`, the per-site cap), `browser` (its
+//!   processes' tasks) and `guard` (one task a proxied connection).
 //! - [`cli`] is clap's view of the command line; [`config`] turns it into
 //!   the settings the scan reads, and clap's types stop there.
 //! - [`report`] is the `report` subcommand: a scan's output → one HTML page
@@ -51,6 +55,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exit;
+pub mod fault;
 pub mod filing;
 pub mod guard;
 pub mod http1;
@@ -58,7 +63,6 @@ pub mod input;
 pub mod judge;
 pub mod output;
 pub mod page;
-pub mod pages;
 pub mod report;
 pub mod rules;
 pub mod scan;

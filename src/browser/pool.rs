@@ -48,8 +48,6 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// a render failed the way a dead browser's renders fail (see
 /// `OpenTab::render`).
 const DEATH_NEWS: Duration = Duration::from_secs(1);
-/// A renderer crash is retried once when at least this much budget is left.
-const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
 
 /// What a render captures besides the page facts.
 #[derive(Debug, Clone, Default)]
@@ -493,7 +491,7 @@ pub struct Tab<'p> {
 
 impl Tab<'_> {
     /// Render `url` as `target.device` within `budget` in this tab (see
-    /// [`BrowserPool::render_with`]).
+    /// [`BrowserPool::render_with`]), once: retries are the scan's.
     ///
     /// # Errors
     ///
@@ -505,49 +503,24 @@ impl Tab<'_> {
         budget: Duration,
         options: RenderOptions,
     ) -> Result<Rendered, RenderError> {
-        let mut started = Instant::now();
-        let end = started + budget;
-        let mut budget = budget;
-        let mut retried = false;
-        loop {
-            let open = self.ready(url, target.device, end).await?;
-            let profile = DeviceProfile::for_device(target.device, &open.lease.instance.version);
-            let job = RenderJob {
-                url,
-                profile: &profile,
-                budget,
-                started,
-                gate: options.navigate_gate.as_deref(),
-                join_at: options.join_at.as_deref(),
-            };
-            let result = open.render(&job, &options).await;
-            // A page that cannot take the next render goes now, not when
-            // that render comes (its teardown would eat that budget).
-            if result.is_err() || !open.setup.reusable() || !open.lease.usable() {
-                self.close_page().await;
-            }
-            let left = end.saturating_duration_since(Instant::now());
-            match result {
-                Err(RenderError::Site(Unreachable::RendererCrashed))
-                    if !retried && left >= MIN_RETRY_BUDGET =>
-                {
-                    tracing::debug!(url, "renderer crashed; retrying once");
-                    retried = true;
-                    started = Instant::now();
-                    budget = left;
-                }
-                // The retry had only what the crash left of the budget: if
-                // it ran out, the crash is why (SPEC §2), not the clock.
-                Err(RenderError::Site(
-                    Unreachable::Timeout { .. }
-                    | Unreachable::ScriptHung
-                    | Unreachable::StillLoading { .. },
-                )) if retried => {
-                    return Err(RenderError::Site(Unreachable::RendererCrashed));
-                }
-                other => return other,
-            }
+        let started = Instant::now();
+        let open = self.ready(url, target.device, started + budget).await?;
+        let profile = DeviceProfile::for_device(target.device, &open.lease.instance.version);
+        let job = RenderJob {
+            url,
+            profile: &profile,
+            budget,
+            started,
+            gate: options.navigate_gate.as_deref(),
+            join_at: options.join_at.as_deref(),
+        };
+        let result = open.render(&job, &options).await;
+        // A page that cannot take the next render goes now, not when
+        // that render comes (its teardown would eat that budget).
+        if result.is_err() || !open.setup.reusable() || !open.lease.usable() {
+            self.close_page().await;
         }
+        result
     }
 
     /// Close the tab's page, if it has one.

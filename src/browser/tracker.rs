@@ -28,9 +28,9 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::error::{classify, DocumentOutcome};
 use super::render::{same_url, timed};
 use super::{BrowserError, RenderError};
+use crate::fault::{classify, http_status, DocumentOutcome};
 use crate::page::{PageSnapshot, Unreachable};
 
 /// No main-frame request for this long after the last one ended: network quiet.
@@ -501,8 +501,7 @@ impl Tracker {
 
     /// An HTTP error status of the committed document.
     pub(super) fn status_failure(&self) -> Option<Unreachable> {
-        let status = self.current_doc()?.status?;
-        (status >= 400).then_some(Unreachable::HttpStatus { status })
+        http_status(self.current_doc()?.status)
     }
 
     pub(super) fn network_quiet(&self, now: Instant) -> bool {

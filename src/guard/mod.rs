@@ -27,8 +27,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use futures::future::BoxFuture;
 
-use crate::page::{TargetFailure, Unreachable};
-
 pub use proxy::{Exchange, Outcome, Proxy, ProxyConfig, Session};
 pub use special::{is_internal, refusal};
 
@@ -181,21 +179,17 @@ pub fn is_mapped(host: &str, rules: &[ResolveRule]) -> bool {
     rules.iter().any(|r| r.maps(&host))
 }
 
-/// Check `host` before rendering it: `Ok` to go on, or the failure that
-/// ends the target (DNS failure, or an internal address refused).
+/// Check `host` before rendering it: `Ok` to go on, or why no connection
+/// may go to it (`fault::denied` says what that means for a target).
 ///
 /// The proxy enforces the same policy on every connection; this early
 /// check only spares a browser page for a host that would be refused.
 ///
 /// # Errors
 ///
-/// [`TargetFailure::AddressRefused`] for an internal address,
-/// [`TargetFailure::Unreachable`] (DNS) for a host that does not resolve.
-pub async fn check(
-    host: &str,
-    rules: &[ResolveRule],
-    allow_private: bool,
-) -> Result<(), TargetFailure> {
+/// [`Denial::Refused`] for an internal address, [`Denial::Unresolved`]
+/// for a host that does not resolve.
+pub async fn check(host: &str, rules: &[ResolveRule], allow_private: bool) -> Result<(), Denial> {
     if is_mapped(host, rules) || allow_private {
         return Ok(());
     }
@@ -203,16 +197,7 @@ pub async fn check(
         resolve: rules.to_vec(),
         allow_private,
     };
-    match admit(&policy, &SystemResolver, host, 443).await {
-        Ok(_) => Ok(()),
-        Err(Denial::Refused { address }) => Err(TargetFailure::AddressRefused {
-            host: host.to_owned(),
-            address: address.to_string(),
-        }),
-        Err(Denial::Unresolved { detail }) => Err(TargetFailure::Unreachable(Unreachable::Dns {
-            detail: format!("{host}: {detail}"),
-        })),
-    }
+    admit(&policy, &SystemResolver, host, 443).await.map(drop)
 }
 
 #[cfg(test)]
@@ -326,7 +311,7 @@ mod tests {
     async fn localhost_is_refused_unless_mapped_or_allowed() {
         let refused = check("localhost", &[], false).await;
         assert!(
-            matches!(refused, Err(TargetFailure::AddressRefused { .. })),
+            matches!(refused, Err(Denial::Refused { .. })),
             "{refused:?}"
         );
         assert_eq!(check("localhost", &[], true).await, Ok(()));

@@ -78,7 +78,7 @@ const LINGER: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Chromium's names for the ways an upstream connection fails, so that
-/// `browser::error::classify` reads them like its own.
+/// `fault::classify` reads them like its own.
 mod net_error {
     pub(super) const NAME_NOT_RESOLVED: &str = "net::ERR_NAME_NOT_RESOLVED";
     pub(super) const CONNECTION_REFUSED: &str = "net::ERR_CONNECTION_REFUSED";

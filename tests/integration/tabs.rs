@@ -1,7 +1,7 @@
 //! One page per record (`browser::pool::Tab`): a record's four targets
 //! render one after another in one page, each still as a first visit, and a
 //! page whose load event never came is not reused; a short list lends its
-//! spare pages to the phone targets (`pages::PageLimit`). The scan's own
+//! spare pages to the phone targets (`scan::pages::PageLimit`). The scan's own
 //! debug log says which renders opened a page and which reused one.
 
 use std::time::Duration;
