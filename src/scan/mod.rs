@@ -385,7 +385,7 @@ async fn launch_pool(config: &ScanConfig) -> Result<BrowserPool, Error> {
             path: config.chrome.executable.display().to_string(),
             reason: format!("cannot start the network guard on 127.0.0.1: {e}"),
         })?;
-    Ok(BrowserPool::launch_behind(
+    Ok(BrowserPool::launch(
         config.chrome.clone(),
         config.browsers,
         proxy,

@@ -52,7 +52,7 @@ pub(super) async fn scan_record(ctx: &Ctx, record: Record, page: PagePermit) -> 
     let [desktop, phone] = lanes(&targets);
     // Boxed: a record's future holds two lanes' renders.
     let mut own = Box::pin(async {
-        let mut tab = ctx.pool.tab();
+        let mut tab = Tab::new(&ctx.pool);
         let outcomes = plan.render(&mut tab, &desktop).await;
         (tab, outcomes)
     });
@@ -71,7 +71,7 @@ pub(super) async fn scan_record(ctx: &Ctx, record: Record, page: PagePermit) -> 
                 outcomes
             };
             let apart = Box::pin(async {
-                let mut tab = ctx.pool.tab();
+                let mut tab = Tab::new(&ctx.pool);
                 let outcomes = plan.render(&mut tab, &phone).await;
                 tab.close().await;
                 drop(lent);

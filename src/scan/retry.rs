@@ -90,12 +90,12 @@ async fn render_once(
     options: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
     let end = Instant::now() + budget;
-    let first = tab.render_with(target, url, budget, options.clone()).await;
+    let first = tab.render(target, url, budget, options.clone()).await;
     let left = end.saturating_duration_since(Instant::now());
     match first {
         Err(RenderError::Site(Unreachable::RendererCrashed)) if left >= MIN_RETRY_BUDGET => {
             tracing::debug!(url, "renderer crashed; retrying once");
-            match tab.render_with(target, url, left, options.clone()).await {
+            match tab.render(target, url, left, options.clone()).await {
                 Err(RenderError::Site(
                     Unreachable::Timeout { .. }
                     | Unreachable::ScriptHung

@@ -7,10 +7,10 @@
 use std::time::{Duration, Instant};
 
 use super::{retry, Ctx};
-use crate::browser::{same_url, Tab};
+use crate::browser::Tab;
 use crate::fault;
 use crate::output::evidence;
-use crate::page::{PageSnapshot, TargetFailure, Unreachable};
+use crate::page::{same_url, PageSnapshot, TargetFailure, Unreachable};
 use crate::rules::{registrable_domain, TargetOutcome};
 use crate::targets::Target;
 

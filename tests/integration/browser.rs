@@ -1,17 +1,22 @@
 //! `beian_audit::browser` against a real Chromium, no mocks: every test
 //! starts the tests' loopback HTTP server (`common::server`) and a pool
-//! whose `--resolve *` sends every host to it, then renders
-//! `http://site.test/…`.
+//! the way the scan starts one (behind a network guard whose `--resolve *`
+//! sends every host to the server), then renders `http://site.test/…` in
+//! tabs, as the scan does.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beian_audit::browser::{BrowserPool, ChromeConfig, RenderError, RenderOptions, ResolveRule};
+use beian_audit::browser::{
+    BrowserPool, ChromeConfig, RecyclePolicy, RenderError, RenderOptions, ResolveRule, Tab,
+};
+use beian_audit::guard::{Policy, Proxy, ProxyConfig};
 use beian_audit::page::{PageSnapshot, TextSegment, Unreachable};
 use beian_audit::targets::{Device, Target};
 
-use crate::common::{serve, Route, Server};
+use crate::common::{chromium_children, serve, Route, Server};
 
 const BUDGET: Duration = Duration::from_secs(10);
 
@@ -23,22 +28,60 @@ fn chrome() -> PathBuf {
     ChromeConfig::locate(explicit.as_deref()).expect("a Chromium to test with")
 }
 
-async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
+/// A one-browser pool started the way the scan starts one: behind a
+/// network guard that applies `resolve` and refuses internal addresses;
+/// and the guard's address.
+async fn launch(resolve: Vec<ResolveRule>) -> (BrowserPool, SocketAddr) {
+    let policy = Policy {
+        resolve: resolve.clone(),
+        allow_private: false,
+    };
+    let guard = Proxy::start(ProxyConfig::new(policy))
+        .await
+        .expect("the network guard starts");
+    let guard_addr = guard.addr();
     let config = ChromeConfig {
         executable: chrome(),
         // Chromium sends client hints (Sec-CH-UA-*) to secure origins only.
         extra_args: vec!["--unsafely-treat-insecure-origin-as-secure=http://site.test".to_owned()],
         resolve,
     };
-    BrowserPool::launch(config, 1).await.expect("pool launches")
+    let pool = BrowserPool::launch(config, 1, guard, RecyclePolicy::default())
+        .await
+        .expect("pool launches");
+    (pool, guard_addr)
+}
+
+async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
+    launch(resolve).await.0
+}
+
+/// Every host sent to `server`.
+fn to(server: &Server) -> Vec<ResolveRule> {
+    vec![ResolveRule {
+        host: "*".to_owned(),
+        addr: server.addr,
+    }]
 }
 
 async fn pool_for(server: &Server) -> BrowserPool {
-    pool_with(vec![ResolveRule {
-        host: "*".to_owned(),
-        addr: server.addr,
-    }])
-    .await
+    pool_with(to(server)).await
+}
+
+/// Render `url` as `target` in a tab of its own, as one target of a record
+/// whose other targets are not rendered.
+async fn render_in_tab(
+    pool: &BrowserPool,
+    target: &Target,
+    url: &str,
+    budget: Duration,
+) -> Result<PageSnapshot, RenderError> {
+    let mut tab = Tab::new(pool);
+    let rendered = tab
+        .render(target, url, budget, RenderOptions::default())
+        .await;
+    tab.close().await;
+    rendered.map(|r| r.snapshot)
 }
 
 fn target(device: Device) -> Target {
@@ -53,8 +96,8 @@ async fn render(
     device: Device,
     path: &str,
 ) -> Result<PageSnapshot, RenderError> {
-    pool.render(&target(device), &format!("http://site.test{path}"), BUDGET)
-        .await
+    let url = format!("http://site.test{path}");
+    render_in_tab(pool, &target(device), &url, BUDGET).await
 }
 
 async fn render_ok(pool: &BrowserPool, device: Device, path: &str) -> PageSnapshot {
@@ -107,9 +150,17 @@ fn doc(body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flags_reach_chromium_and_close_cleans_up() {
     let server = serve(&[]).await;
-    let pool = pool_for(&server).await;
-    let pids = pool.pids();
-    assert_eq!(pids.len(), 1);
+    let (pool, guard) = launch(to(&server)).await;
+    // The one Chromium of ours whose only way out is this pool's guard.
+    let through_guard = format!("--proxy-server=http://{guard}");
+    let pids: Vec<u32> = chromium_children(std::process::id())
+        .into_iter()
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&through_guard)
+        })
+        .collect();
+    assert_eq!(pids.len(), 1, "{pids:?}");
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", pids[0])).unwrap();
     let args: Vec<String> = cmdline
         .split(|b| *b == 0)
@@ -415,9 +466,13 @@ async fn failures_are_classified_and_redirects_followed() {
         "{}",
         missing.final_url
     );
-    let refused = pool
-        .render(&target(Device::Desktop), "http://refused.test/", BUDGET)
-        .await;
+    let refused = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://refused.test/",
+        BUDGET,
+    )
+    .await;
     assert!(
         matches!(&refused, Err(RenderError::Site(Unreachable::Refused { detail })) if detail.contains("ERR_CONNECTION_REFUSED")),
         "{refused:?}"
@@ -506,9 +561,13 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     let budget = Duration::from_secs(3);
 
     let started = Instant::now();
-    let never = pool
-        .render(&target(Device::Desktop), "http://site.test/hang", budget)
-        .await;
+    let never = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://site.test/hang",
+        budget,
+    )
+    .await;
     // The message states the time actually spent waiting for the document:
     // the budget less what it keeps for extraction (0.75 s of 3 s).
     let spent = started.elapsed();
@@ -528,10 +587,14 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     );
 
     let started = Instant::now();
-    let snapshot = pool
-        .render(&target(Device::Desktop), "http://site.test/slow", budget)
-        .await
-        .expect("a page whose load never fires is still judged");
+    let snapshot = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://site.test/slow",
+        budget,
+    )
+    .await
+    .expect("a page whose load never fires is still judged");
     assert!(segment(&snapshot, "京ICP备12345678号-1").visible);
     assert!(
         started.elapsed() < budget + Duration::from_secs(1),
@@ -540,9 +603,13 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     );
 
     let started = Instant::now();
-    let spun = pool
-        .render(&target(Device::Desktop), "http://site.test/spin", budget)
-        .await;
+    let spun = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://site.test/spin",
+        budget,
+    )
+    .await;
     assert!(
         matches!(spun, Err(RenderError::Site(Unreachable::ScriptHung))),
         "{spun:?}"
@@ -554,9 +621,13 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     );
 
     // The browser survived the hung renderer.
-    let again = pool
-        .render(&target(Device::Mobile), "http://site.test/slow", budget)
-        .await;
+    let again = render_in_tab(
+        &pool,
+        &target(Device::Mobile),
+        "http://site.test/slow",
+        budget,
+    )
+    .await;
     pool.close().await;
     assert!(again.is_ok(), "{again:?}");
 }
@@ -585,10 +656,10 @@ async fn a_reused_tab_does_not_take_its_last_pages_own_navigation_for_the_next_r
     ])
     .await;
     let pool = pool_for(&server).await;
-    let mut tab = pool.tab();
+    let mut tab = Tab::new(&pool);
     let desktop = target(Device::Desktop);
     let first = tab
-        .render_with(
+        .render(
             &desktop,
             "http://site.test/",
             BUDGET,
@@ -608,7 +679,7 @@ async fn a_reused_tab_does_not_take_its_last_pages_own_navigation_for_the_next_r
         ..RenderOptions::default()
     };
     let second = tab
-        .render_with(&desktop, "http://site.test/other", BUDGET, options)
+        .render(&desktop, "http://site.test/other", BUDGET, options)
         .await;
     tab.close().await;
     pool.close().await;
@@ -648,13 +719,13 @@ async fn a_tab_whose_last_navigation_is_still_watched_never_holds_the_next_rende
     ])
     .await;
     let pool = pool_for(&server).await;
-    let mut tab = pool.tab();
+    let mut tab = Tab::new(&pool);
     let desktop = target(Device::Desktop);
     let mut seconds = Vec::new();
     // Repeated: the same tab, page after page; each must reach the server.
     for round in 0..3 {
         let first = tab
-            .render_with(
+            .render(
                 &desktop,
                 "http://site.test/",
                 BUDGET,
@@ -664,7 +735,7 @@ async fn a_tab_whose_last_navigation_is_still_watched_never_holds_the_next_rende
             .expect("the first render");
         assert_eq!(first.snapshot.title, "首页");
         let second = tab
-            .render_with(
+            .render(
                 &desktop,
                 "http://site.test/other",
                 BUDGET,
