@@ -27,8 +27,35 @@ pub struct Cli {
 pub enum Command {
     /// Scan filed records and write JSON findings.
     Scan(ScanArgs),
-    /// Turn a scan's JSON lines into one self-contained HTML page for people.
+    /// Turn a scan's JSON lines into a report for people: one HTML page, or a CSV.
     Report(ReportArgs),
+    /// Compare two scans of the same list: what changed for each record.
+    Diff(DiffArgs),
+}
+
+/// `beian-audit diff` arguments (SPEC §6).
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier scan's output (JSON lines); `-` for stdin.
+    #[arg(value_name = "OLD.ndjson")]
+    pub old: PathBuf,
+
+    /// The later scan's output (JSON lines); `-` for stdin. Read as a stream.
+    #[arg(value_name = "NEW.ndjson")]
+    pub new: PathBuf,
+
+    /// Write the change lines to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `report --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML page.
+    Html,
+    /// A spreadsheet: UTF-8 CSV with a byte-order mark, one row per finding.
+    Csv,
 }
 
 /// `beian-audit report` flags (SPEC §5).
@@ -38,9 +65,21 @@ pub struct ReportArgs {
     #[arg(value_name = "FILE.ndjson")]
     pub input: PathBuf,
 
-    /// Write the HTML page to FILE instead of stdout.
+    /// Write the HTML page (or the CSV) to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// What to write: the HTML page, or a CSV spreadsheet.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+
+    /// The language of headings, labels and column names.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
+
+    /// An earlier scan's output: mark each record's change since then.
+    #[arg(long, value_name = "OLD.ndjson")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `beian-audit scan` flags (SPEC §5).
@@ -81,6 +120,15 @@ pub struct ScanArgs {
     /// the available memory) divided by --browsers.
     #[arg(long, value_name = "MIB")]
     pub recycle_memory: Option<u64>,
+
+    /// Stop a page whose renderer holds more than MIB MiB (0: never) and
+    /// report it `site-unreachable` (`out-of-memory`) [default: a quarter
+    /// of the memory, at least 256 and at most 2048].
+    ///
+    /// The memory is the cgroup limit, else the available memory. Page
+    /// scripts get the same limit as V8's heap.
+    #[arg(long, value_name = "MIB")]
+    pub page_memory: Option<u64>,
 
     /// The browser to drive [default: chromium-headless-shell, chromium, … on PATH].
     #[arg(long, value_name = "PATH", env = "CHROME")]
@@ -144,6 +192,13 @@ pub struct ScanArgs {
     /// The stderr log format (`json` for cluster log pipelines).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// The hosting provider's own address ranges: a target served from
+    /// outside all of them gets `ip-not-provider`.
+    ///
+    /// FILE holds one IP address or CIDR range a line; `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub provider_ranges: Option<PathBuf>,
 }
 
 /// `--input-format`.
@@ -155,6 +210,15 @@ pub enum InputFormat {
     Ndjson,
     /// One domain a line.
     Lines,
+}
+
+/// `report --lang`: the language of headings, labels and column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// 简体中文 (the default: most readers are compliance staff in China).
+    Zh,
+    /// English.
+    En,
 }
 
 /// `--log-format`.

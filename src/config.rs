@@ -10,12 +10,14 @@ use crate::browser::launch::ResolveRule;
 use crate::browser::recycle::MEMORY_SAMPLE_INTERVAL;
 use crate::browser::{ChromeConfig, RecyclePolicy};
 use crate::cgroup;
-use crate::cli::{self, LogFormat, ScanArgs};
+use crate::cli::{self, DiffArgs, LogFormat, ReportArgs, ScanArgs};
 use crate::error::Error;
 use crate::exit::FailOn;
 use crate::input::record::to_ascii_host;
 use crate::input::shard::Shard;
 use crate::input::{InputFormat, InputSource};
+use crate::report::{self, labels::Lang};
+use crate::rules::ProviderRanges;
 use crate::targets::SchemePolicy;
 
 /// Everything a scan needs, frozen before work starts.
@@ -63,6 +65,8 @@ pub struct ScanConfig {
     pub evidence: Option<PathBuf>,
     /// `--log-format json`: every stderr line a JSON object.
     pub json_logs: bool,
+    /// `--provider-ranges FILE`, read and checked.
+    pub provider_ranges: Option<std::sync::Arc<ProviderRanges>>,
 }
 
 impl ScanConfig {
@@ -79,6 +83,12 @@ impl ScanConfig {
             .iter()
             .map(|r| parse_resolve(r))
             .collect::<Result<Vec<_>, _>>()?;
+        let provider_ranges = args
+            .provider_ranges
+            .as_deref()
+            .map(read_provider_ranges)
+            .transpose()?
+            .map(std::sync::Arc::new);
         if args.timeout == 0 {
             return Err(Error::Flag(
                 "--timeout must be at least 1 second".to_owned(),
@@ -123,6 +133,11 @@ impl ScanConfig {
                 executable,
                 extra_args: args.chrome_args,
                 resolve,
+                page_memory: match args.page_memory {
+                    Some(0) => None,
+                    Some(mib) => Some(mib.saturating_mul(1 << 20)),
+                    None => machine.default_page_memory(),
+                },
             },
             allow_private: args.allow_private,
             scheme: scheme(args.scheme),
@@ -135,7 +150,66 @@ impl ScanConfig {
             summary: args.summary,
             evidence: args.evidence.as_deref().map(evidence_dir).transpose()?,
             json_logs: args.log_format == LogFormat::Json,
+            provider_ranges,
         })
+    }
+}
+
+/// `beian-audit report`'s settings.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// A scan's output; `-` for stdin.
+    pub input: PathBuf,
+    /// `-o FILE`, or stdout.
+    pub output: Option<PathBuf>,
+    /// `--format`.
+    pub format: report::Format,
+    /// `--lang`.
+    pub lang: Lang,
+    /// `--baseline OLD.ndjson`.
+    pub baseline: Option<PathBuf>,
+}
+
+impl ReportConfig {
+    /// The report's settings from its flags.
+    #[must_use]
+    pub fn from_args(args: ReportArgs) -> ReportConfig {
+        ReportConfig {
+            input: args.input,
+            output: args.output,
+            format: match args.format {
+                cli::ReportFormat::Html => report::Format::Html,
+                cli::ReportFormat::Csv => report::Format::Csv,
+            },
+            lang: match args.lang {
+                cli::Lang::Zh => Lang::Zh,
+                cli::Lang::En => Lang::En,
+            },
+            baseline: args.baseline,
+        }
+    }
+}
+
+/// `beian-audit diff`'s settings.
+#[derive(Debug, Clone)]
+pub struct DiffConfig {
+    /// The earlier scan's output; `-` for stdin.
+    pub old: PathBuf,
+    /// The later scan's output; `-` for stdin.
+    pub new: PathBuf,
+    /// `-o FILE`, or stdout.
+    pub output: Option<PathBuf>,
+}
+
+impl DiffConfig {
+    /// The diff's settings from its flags.
+    #[must_use]
+    pub fn from_args(args: DiffArgs) -> DiffConfig {
+        DiffConfig {
+            old: args.old,
+            new: args.new,
+            output: args.output,
+        }
     }
 }
 
@@ -164,6 +238,29 @@ fn fail_on(arg: cli::FailOn) -> FailOn {
         cli::FailOn::Warning => FailOn::Warning,
         cli::FailOn::Never => FailOn::Never,
     }
+}
+
+/// `--provider-ranges FILE`: read and parsed before anything starts, so a
+/// bad line is a flag error (exit 2) that names it.
+fn read_provider_ranges(path: &Path) -> Result<ProviderRanges, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Flag(format!(
+            "--provider-ranges {}: cannot read the file: {e}",
+            path.display()
+        ))
+    })?;
+    ProviderRanges::parse(&text).map_err(|e| {
+        let at = if e.line == 0 {
+            e.reason.to_owned()
+        } else {
+            format!("line {}: {:?} {}", e.line, e.text, e.reason)
+        };
+        Error::Flag(format!(
+            "--provider-ranges {}: {at}; write one address or CIDR range a line, like \
+             203.0.113.0/24 (`#` starts a comment)",
+            path.display()
+        ))
+    })
 }
 
 /// `--evidence DIR`: created if missing, absolute, so that the paths in
@@ -263,6 +360,15 @@ impl Machine {
         self.memory_bytes
             .map(|m| (m / browsers / 4 * 3).max(512 << 20))
     }
+
+    /// What one page's renderer may hold: a quarter of the memory, so that
+    /// one page can never take the worker down with it (in a 2 GiB pod a
+    /// page gets 512 MiB; a heavy real homepage takes 100–300 MiB), at
+    /// least 256 MiB and at most 2 GiB (a 20 MB homepage takes about 1 GiB).
+    /// `None` (no limit) when the memory is unknown.
+    fn default_page_memory(&self) -> Option<u64> {
+        self.memory_bytes.map(|m| (m / 4).clamp(256 << 20, 2 << 30))
+    }
 }
 
 /// The CPUs a process may use: its `cores`, or the cgroup `quota` (in CPUs)
@@ -344,6 +450,32 @@ mod tests {
     }
 
     #[rstest]
+    #[case::bad_line("203.0.113.0/24\n\n# office\n10.0.0.300\n", "line 4: \"10.0.0.300\"")]
+    #[case::empty("# nothing yet\n", "holds no address range")]
+    fn bad_provider_ranges_are_flag_errors_naming_the_line(#[case] text: &str, #[case] says: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ranges.txt");
+        std::fs::write(&path, text).unwrap();
+        let Err(Error::Flag(message)) = read_provider_ranges(&path) else {
+            panic!("not a flag error");
+        };
+        assert!(message.contains(says), "{message}");
+        assert!(message.contains("--provider-ranges"), "{message}");
+    }
+
+    #[test]
+    fn provider_ranges_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ranges.txt");
+        std::fs::write(&path, "# ours\n203.0.113.0/24\n2001:db8::/32 # v6\n").unwrap();
+        assert_eq!(read_provider_ranges(&path).unwrap().len(), 2);
+        assert!(matches!(
+            read_provider_ranges(&dir.path().join("missing")),
+            Err(Error::Flag(_))
+        ));
+    }
+
+    #[rstest]
     #[case::cgroup_2g_one_browser(Some(2 << 30), 1, Some(1536))]
     #[case::four_browsers(Some(8 << 30), 4, Some(1536))]
     #[case::small_share_floor(Some(1 << 30), 4, Some(512))]
@@ -358,6 +490,19 @@ mod tests {
             memory_bytes,
         };
         assert_eq!(m.default_recycle_memory(browsers), mib.map(|x| x << 20));
+    }
+
+    #[rstest]
+    #[case::machine_24g(Some(24 << 30), Some(2048))]
+    #[case::pod_2g(Some(2 << 30), Some(512))]
+    #[case::pod_512m_floor(Some(512 << 20), Some(256))]
+    #[case::unknown(None, None)]
+    fn page_memory_defaults(#[case] memory_bytes: Option<u64>, #[case] mib: Option<u64>) {
+        let m = Machine {
+            cpus: 2.0,
+            memory_bytes,
+        };
+        assert_eq!(m.default_page_memory(), mib.map(|x| x << 20));
     }
 
     #[rstest]

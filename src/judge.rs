@@ -13,12 +13,14 @@
 //! the outcomes they judged. `output` writes it as it is.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::filing::IcpNumber;
 use crate::input::{InputError, Record};
 use crate::rules::{
-    evaluate, registrable_domain, Evidence, Finding, FindingCode, ScanFacts, TargetOutcome, Verdict,
+    evaluate, registrable_domain, Evidence, Finding, FindingCode, ProviderRanges, ScanFacts,
+    TargetOutcome, Verdict,
 };
 
 /// What the scan's input files: built before scanning, when the input is a
@@ -115,6 +117,8 @@ pub struct Judge {
     index: ScanIndex,
     /// Subject → its finished records, not yet judged.
     held: HashMap<String, Vec<RecordOutcome>>,
+    /// `--provider-ranges`, when given.
+    provider: Option<Arc<ProviderRanges>>,
 }
 
 impl Judge {
@@ -124,7 +128,16 @@ impl Judge {
         Judge {
             index,
             held: HashMap::new(),
+            provider: None,
         }
+    }
+
+    /// The same judge, also judging every target against the hosting
+    /// provider's ranges (`--provider-ranges`; `None`: not judged).
+    #[must_use]
+    pub fn with_provider_ranges(mut self, ranges: Option<Arc<ProviderRanges>>) -> Judge {
+        self.provider = ranges;
+        self
     }
 
     /// Take a finished record; return the records that can be written now.
@@ -171,6 +184,7 @@ impl Judge {
         let facts = Facts {
             index: &self.index,
             group,
+            provider: self.provider.as_deref(),
         };
         evaluate(&done.record, &done.outcomes, &facts)
     }
@@ -194,6 +208,8 @@ struct Facts<'a> {
     index: &'a ScanIndex,
     /// The finished records of the judged record's subject.
     group: &'a [RecordOutcome],
+    /// `--provider-ranges`, when given.
+    provider: Option<&'a ProviderRanges>,
 }
 
 impl ScanFacts for Facts<'_> {
@@ -214,5 +230,9 @@ impl ScanFacts for Facts<'_> {
                     .iter()
                     .any(|o| o.result.as_ref().is_ok_and(|p| p.final_url == final_url))
         })
+    }
+
+    fn provider_ranges(&self) -> Option<&ProviderRanges> {
+        self.provider
     }
 }

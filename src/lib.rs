@@ -42,7 +42,8 @@
 //! - [`cli`] is clap's view of the command line; [`config`] turns it into
 //!   the settings the scan reads, and clap's types stop there.
 //! - [`report`] is the `report` subcommand: a scan's output → one HTML page
-//!   for people.
+//!   (or a CSV) for people; [`diff`] is the `diff` subcommand: two scans'
+//!   outputs compared record by record.
 //! - [`http1`] is the one HTTP/1 head reader (the guard's proxy, and the
 //!   test tools beside the product in `tools/`).
 //! - `cgroup` reads the container's CPU quota, memory limit and CPU
@@ -53,6 +54,7 @@ pub mod browser;
 mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod exit;
 pub mod fault;

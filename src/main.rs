@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use beian_audit::cli::{Cli, Command, LogFormat};
-use beian_audit::config::ScanConfig;
+use beian_audit::config::{DiffConfig, ReportConfig, ScanConfig};
 use beian_audit::output::summary::LogWriter;
 use beian_audit::ExitStatus;
 
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     };
     let log_format = match &cli.command {
         Command::Scan(args) => args.log_format,
-        Command::Report(_) => LogFormat::Text,
+        Command::Report(_) | Command::Diff(_) => LogFormat::Text,
     };
     init_logging(log_format);
     let result = tokio::runtime::Builder::new_multi_thread()
@@ -39,10 +39,12 @@ fn main() -> ExitCode {
                         let config = ScanConfig::from_args(args)?;
                         Ok(beian_audit::scan::run(config).await?)
                     }
-                    Command::Report(args) => Ok(beian_audit::report::run(
-                        &args.input,
-                        args.output.as_deref(),
-                    )?),
+                    Command::Report(args) => {
+                        Ok(beian_audit::report::run(&ReportConfig::from_args(args))?)
+                    }
+                    Command::Diff(args) => {
+                        Ok(beian_audit::diff::run(&DiffConfig::from_args(args))?)
+                    }
                 }
             })
         });

@@ -29,6 +29,12 @@ pub struct PageSnapshot {
     /// Every `<a href>` whose address points at a MIIT or MPS filing host
     /// (or a look-alike of one), whatever its text.
     pub links: Vec<PageLink>,
+    /// The texts of the `h1` and `h2` headings a visitor sees on the page,
+    /// in document order, white space collapsed: what the homepage says it
+    /// is about (`pre-approval-topic` reads them). Empty when the browser
+    /// reported none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headings: Vec<String>,
     /// The navigation reached the URL another render had already landed on
     /// (`RenderOptions::join_at`) and stopped there, before rendering it
     /// again: only the redirect facts (`redirects`, `addresses`,
@@ -159,6 +165,13 @@ pub enum Unreachable {
     /// A page script never yielded, so nothing could be read.
     #[error("a page script never yields")]
     ScriptHung,
+    /// The page's renderer held more memory than one page may (the
+    /// `--page-memory` watch stopped it, or V8 ran out of its heap).
+    #[error("the page used more than the {limit_mib} MiB one page may hold")]
+    OutOfMemory {
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
     /// The page answered but had not finished loading (and being read)
     /// when the budget ran out: a document too big or too heavy for it.
     #[error("{}", still_loading(*seconds, *bytes))]

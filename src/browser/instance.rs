@@ -4,15 +4,19 @@
 //! or stops answering. What the pool counts about it (pages in flight and
 //! rendered, whether it is being recycled) is kept on it too.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chromiumoxide::cdp::browser_protocol::browser::CloseParams;
-use chromiumoxide::cdp::browser_protocol::target::{CloseTargetParams, EventTargetCreated};
+use chromiumoxide::cdp::browser_protocol::target::{
+    CloseTargetParams, EventTargetCrashed, EventTargetCreated,
+};
 use chromiumoxide::handler::HandlerConfig;
-use chromiumoxide::Browser;
+use chromiumoxide::listeners::EventStream;
+use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,6 +26,7 @@ use super::cdp::timed;
 use super::device::BrowserVersion;
 use super::launch::{ChromeProcess, LAUNCH_TIMEOUT};
 use super::{BrowserError, ChromeConfig};
+use crate::page::Unreachable;
 
 /// Longest a browser-level command (context, page creation) may take before
 /// the browser counts as hung and is replaced.
@@ -30,6 +35,8 @@ pub(super) const BROWSER_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a closing browser may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long a crashed render waits for the browser's word on why.
+const CRASH_NEWS: Duration = Duration::from_millis(500);
 
 /// One connected Chromium.
 pub(super) struct Instance {
@@ -58,6 +65,11 @@ pub(super) struct Instance {
     pub(super) draining: AtomicBool,
     /// Its shutdown has started.
     pub(super) retired: AtomicBool,
+    /// How each of its pages' renderers ended, by target id (Chromium's
+    /// termination status: `oom`, `killed`, `crashed`, …).
+    crashes: watch::Sender<HashMap<String, String>>,
+    /// When the memory watch last killed one of its renderers.
+    pub(super) memory_kill: Mutex<Option<Instant>>,
 }
 
 impl Instance {
@@ -99,6 +111,35 @@ impl Instance {
                 task.abort();
             }
         }
+    }
+
+    /// Why the renderer of `page`, which crashed during a render that
+    /// started at `since`, is gone, when memory is why: the memory watch
+    /// killed it (`killed`), or it ran out of memory where the system says
+    /// so (`oom`). Waits a moment for the browser's news of the crash, which
+    /// comes beside the page's own. (V8 running out of its heap ends a
+    /// renderer as `crashed`, like any other crash.)
+    pub(super) async fn out_of_memory(
+        &self,
+        page: &Page,
+        since: Instant,
+        limit: Option<u64>,
+    ) -> Option<Unreachable> {
+        let limit_mib = limit? >> 20;
+        let target = page.target_id().as_ref().to_owned();
+        let mut crashes = self.crashes.subscribe();
+        let news = crashes.wait_for(|c| c.contains_key(&target));
+        let status = match timed(news, Instant::now() + CRASH_NEWS).await {
+            Some(Ok(crashes)) => crashes.get(&target).cloned(),
+            _ => None,
+        };
+        let killed = lock(&self.memory_kill).is_some_and(|at| at >= since);
+        let memory = match status.as_deref() {
+            Some("oom") => true,
+            Some("killed") | None => killed,
+            Some(_) => false,
+        };
+        memory.then_some(Unreachable::OutOfMemory { limit_mib })
     }
 
     /// The crawler's error when this browser went away under a render.
@@ -218,31 +259,63 @@ impl Instance {
             recycling: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             retired: AtomicBool::new(false),
+            crashes: watch::Sender::new(HashMap::new()),
+            memory_kill: Mutex::new(None),
         });
-        if let Some(Ok(mut created)) = popups {
-            // Popups are closed, never followed (SPEC §2).
-            let weak: Weak<Instance> = Arc::downgrade(&instance);
-            let task = tokio::spawn(async move {
-                while let Some(event) = created.next().await {
-                    let info = &event.target_info;
-                    if info.r#type != "page" || info.opener_id.is_none() {
-                        continue;
-                    }
-                    let Some(instance) = weak.upgrade() else {
-                        break;
-                    };
-                    tracing::debug!(url = %info.url, "closing a popup");
-                    let close = instance
-                        .browser
-                        .execute(CloseTargetParams::new(info.target_id.clone()));
-                    let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
-                }
-            });
-            lock(&instance.tasks).push(task);
+        if let Some(Ok(crashed)) = timed(
+            instance.browser.event_listener::<EventTargetCrashed>(),
+            Instant::now() + BROWSER_COMMAND_TIMEOUT,
+        )
+        .await
+        {
+            record_crashes(&instance, crashed);
+        }
+        if let Some(Ok(created)) = popups {
+            close_popups(&instance, created);
         }
         tracing::debug!(pid, generation, version = %instance.version.full_version, "browser ready");
         Ok(instance)
     }
+}
+
+/// Keep the browser's word on how each page's renderer ended (see
+/// `Instance::out_of_memory`).
+fn record_crashes(instance: &Arc<Instance>, mut crashed: EventStream<EventTargetCrashed>) {
+    let weak: Weak<Instance> = Arc::downgrade(instance);
+    let task = tokio::spawn(async move {
+        while let Some(event) = crashed.next().await {
+            let Some(instance) = weak.upgrade() else {
+                break;
+            };
+            tracing::debug!(status = %event.status, code = event.error_code, "a page's renderer ended");
+            instance.crashes.send_modify(|c| {
+                c.insert(event.target_id.as_ref().to_owned(), event.status.clone());
+            });
+        }
+    });
+    lock(&instance.tasks).push(task);
+}
+
+/// Close popups as they open, never follow them (SPEC §2).
+fn close_popups(instance: &Arc<Instance>, mut created: EventStream<EventTargetCreated>) {
+    let weak: Weak<Instance> = Arc::downgrade(instance);
+    let task = tokio::spawn(async move {
+        while let Some(event) = created.next().await {
+            let info = &event.target_info;
+            if info.r#type != "page" || info.opener_id.is_none() {
+                continue;
+            }
+            let Some(instance) = weak.upgrade() else {
+                break;
+            };
+            tracing::debug!(url = %info.url, "closing a popup");
+            let close = instance
+                .browser
+                .execute(CloseTargetParams::new(info.target_id.clone()));
+            let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
+        }
+    });
+    lock(&instance.tasks).push(task);
 }
 
 impl Drop for Instance {

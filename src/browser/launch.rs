@@ -129,6 +129,9 @@ pub struct ChromeConfig {
     /// Host mappings from `--resolve` (applied by the network guard, not
     /// by Chromium).
     pub resolve: Vec<ResolveRule>,
+    /// What one page's renderer may hold, in bytes (`--page-memory`); V8's
+    /// heap limit is half as much again (see `args`).
+    pub page_memory: Option<u64>,
 }
 
 impl ChromeConfig {
@@ -211,6 +214,16 @@ impl ChromeConfig {
         args.push(format!("--proxy-server=http://{proxy}"));
         args.push("--proxy-bypass-list=<-loopback>".to_owned());
         args.push("--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_owned());
+        if let Some(bytes) = self.page_memory {
+            // The pool's watch stops a renderer past the limit within half a
+            // second; V8's heap limit, half as much again, is the backstop
+            // for a script that allocates faster than that (V8 running out
+            // crashes the renderer as any crash does, so the watch is what
+            // can say why). A `--js-flags` of `--chrome-arg` comes later and
+            // wins.
+            let mib = (bytes >> 20).max(16);
+            args.push(format!("--js-flags=--max-old-space-size={}", mib + mib / 2));
+        }
         args.extend(extra);
         args.push("about:blank".to_owned());
         args
@@ -444,6 +457,7 @@ mod tests {
             executable: PathBuf::from("/usr/lib/chromium/chromium"),
             extra_args: extra.iter().map(|a| (*a).to_owned()).collect(),
             resolve,
+            page_memory: None,
         }
     }
 

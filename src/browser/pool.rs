@@ -18,9 +18,15 @@ use tokio::time::Instant;
 
 use super::instance::{lock, Instance, BROWSER_COMMAND_TIMEOUT};
 use super::launch::LAUNCH_TIMEOUT;
+use super::process;
 use super::recycle::{self, RecyclePolicy, RecycleReason};
 use super::{BrowserError, ChromeConfig};
 use crate::guard::{Proxy, Session};
+
+/// How often each renderer's memory is checked against `--page-memory`: a
+/// page that allocates without end grows by hundreds of MiB a second, and
+/// V8's own heap limit stops its scripts in between.
+const RENDERER_SAMPLE: Duration = Duration::from_millis(500);
 
 /// A pool of Chromium processes. `Send + Sync`: render from many tasks
 /// through `&self`.
@@ -69,6 +75,11 @@ impl Lease {
     /// A guard session for one browser context on it (see [`Session`]).
     pub(super) async fn session(&self) -> std::io::Result<Session> {
         self.pool.guard.session().await
+    }
+
+    /// What one page's renderer may hold (`--page-memory`).
+    pub(super) fn page_memory(&self) -> Option<u64> {
+        self.pool.config.page_memory
     }
 
     /// Whether the browser still takes pages (alive, not being recycled).
@@ -146,9 +157,8 @@ impl BrowserPool {
             pool.close().await;
             return Err(err);
         }
-        if pool.inner.recycle.memory_limit.is_some() {
-            let every = pool.inner.recycle.sample_every;
-            let task = tokio::spawn(watch_memory(Arc::downgrade(&pool.inner), every));
+        if pool.inner.recycle.memory_limit.is_some() || pool.inner.config.page_memory.is_some() {
+            let task = tokio::spawn(watch_memory(Arc::downgrade(&pool.inner)));
             *lock(&pool.inner.monitor) = Some(task);
         }
         Ok(pool)
@@ -413,12 +423,14 @@ fn retire(inner: &Arc<PoolInner>, instance: &Arc<Instance>) {
     track(inner, task);
 }
 
-/// Every `every`, recycle the browsers whose process tree grew past the
-/// memory limit. Ends with the pool.
-async fn watch_memory(pool: Weak<PoolInner>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+/// Every [`RENDERER_SAMPLE`], kill the renderers holding more than one page
+/// may (`--page-memory`); every `sample_every`, recycle the browsers whose
+/// process tree grew past the memory limit. Ends with the pool.
+async fn watch_memory(pool: Weak<PoolInner>) {
+    let mut tick = tokio::time::interval(RENDERER_SAMPLE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    let mut last_tree_sample = Instant::now();
     loop {
         tick.tick().await;
         let Some(inner) = pool.upgrade() else {
@@ -438,21 +450,50 @@ async fn watch_memory(pool: Weak<PoolInner>, every: Duration) {
                 _ => None,
             })
             .collect();
+        let sample_trees = inner.recycle.memory_limit.is_some()
+            && last_tree_sample.elapsed() >= inner.recycle.sample_every;
+        if sample_trees {
+            last_tree_sample = Instant::now();
+        }
+        let page_limit = inner.config.page_memory;
         let pids: Vec<u32> = live.iter().map(|(_, i)| i.pid).collect();
         let sampled = tokio::task::spawn_blocking(move || {
             pids.into_iter()
-                .map(recycle::tree_memory)
+                .map(|pid| {
+                    let over: Vec<(u32, u64)> = page_limit.map_or_else(Vec::new, |limit| {
+                        recycle::renderers(pid)
+                            .into_iter()
+                            .filter(|&(_, rss)| rss > limit)
+                            .collect()
+                    });
+                    (
+                        over,
+                        sample_trees.then(|| recycle::tree_memory(pid)).flatten(),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .await;
-        let Ok(memory) = sampled else {
+        let Ok(sampled) = sampled else {
             continue;
         };
-        for ((slot, instance), memory) in live.iter().zip(memory) {
-            let pages = instance.pages.load(Ordering::Acquire);
-            tracing::trace!(pid = instance.pid, pages, memory, "browser memory");
-            if let Some(reason) = inner.recycle.reason(pages, memory) {
-                start_recycle(&inner, *slot, instance, reason);
+        for ((slot, instance), (over, memory)) in live.iter().zip(sampled) {
+            for (renderer, rss) in over {
+                tracing::warn!(
+                    pid = instance.pid,
+                    renderer,
+                    mib = rss >> 20,
+                    "stopping a page whose renderer holds more than one page may"
+                );
+                *lock(&instance.memory_kill) = Some(Instant::now());
+                process::kill_process(renderer);
+            }
+            if sample_trees {
+                let pages = instance.pages.load(Ordering::Acquire);
+                tracing::trace!(pid = instance.pid, pages, memory, "browser memory");
+                if let Some(reason) = inner.recycle.reason(pages, memory) {
+                    start_recycle(&inner, *slot, instance, reason);
+                }
             }
         }
     }

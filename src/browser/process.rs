@@ -1,6 +1,7 @@
 //! The few libc calls that managing Chromium's processes needs, in one
 //! place (the crate's only `unsafe` code): whether we run as root, the
-//! parent-death signal, and killing a browser's process group. Public so
+//! parent-death signal, and killing a browser's process group (or one of
+//! its renderers). Public so
 //! that the benchmark's floor (`tools/`) starts and kills Chromium the way
 //! the pool does, without a copy of its own.
 
@@ -39,6 +40,23 @@ pub(crate) fn set_parent_death_signal(command: &mut Command) {
             }
             Ok(())
         });
+    }
+}
+
+/// SIGKILL one process of a browser's tree (a renderer over its memory
+/// limit).
+#[expect(unsafe_code, reason = "kill(2) of a child of a browser we spawned")]
+pub(crate) fn kill_process(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    if pid <= 1 {
+        return;
+    }
+    // SAFETY: kill has no memory-safety preconditions; the caller found
+    // `pid` among the live descendants of a browser it spawned.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
     }
 }
 

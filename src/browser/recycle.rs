@@ -88,6 +88,46 @@ impl RecyclePolicy {
 /// where the kernel has no `smaps_rollup` or will not show it. `None` when
 /// `root` is gone. Reads `/proc`: call it off the async runtime.
 pub(crate) fn tree_memory(root: u32) -> Option<u64> {
+    let parents = process_parents()?;
+    let mut total = None;
+    for pid in descendants(root, &parents) {
+        if let Some(bytes) = process_memory(pid) {
+            *total.get_or_insert(0) += bytes;
+        }
+    }
+    total
+}
+
+/// The renderers below browser `root` and the memory each holds (its RSS:
+/// cheap to read twice a second, and what a cgroup's OOM killer counts).
+/// Reads `/proc`: call it off the async runtime.
+pub(crate) fn renderers(root: u32) -> Vec<(u32, u64)> {
+    let Some(parents) = process_parents() else {
+        return Vec::new();
+    };
+    descendants(root, &parents)
+        .into_iter()
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| is_renderer(&cmdline))
+        })
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            Some((pid, kib_field(&status, "VmRSS:")? * 1024))
+        })
+        .collect()
+}
+
+/// Whether a `/proc/PID/cmdline` is a Chromium renderer's (not a utility,
+/// GPU or zygote process's). Arguments are NUL-separated, or space-separated
+/// where the zygote that forked the process rewrote its title.
+fn is_renderer(cmdline: &[u8]) -> bool {
+    cmdline
+        .split(|&b| b == 0 || b == b' ')
+        .any(|arg| arg == b"--type=renderer")
+}
+
+/// (pid, parent pid) of every process.
+fn process_parents() -> Option<Vec<(u32, u32)>> {
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
@@ -98,13 +138,7 @@ pub(crate) fn tree_memory(root: u32) -> Option<u64> {
             parents.push((pid, parent));
         }
     }
-    let mut total = None;
-    for pid in descendants(root, &parents) {
-        if let Some(bytes) = process_memory(pid) {
-            *total.get_or_insert(0) += bytes;
-        }
-    }
-    total
+    Some(parents)
 }
 
 /// `root` and every process below it, given (pid, parent pid) pairs.
@@ -211,6 +245,16 @@ mod tests {
         tree.sort_unstable();
         assert_eq!(tree, vec![10, 11, 12, 13]);
         assert_eq!(descendants(99, &parents), vec![99]);
+    }
+
+    #[rstest]
+    #[case::renderer(b"/usr/lib/chromium/chromium\0--type=renderer\0--lang=en\0", true)]
+    #[case::forked_by_the_zygote(b"/usr/lib/chromium/chromium --type=renderer --lang=en\0", true)]
+    #[case::utility(b"/usr/lib/chromium/chromium\0--type=utility\0--utility-sub-type=network.mojom.NetworkService\0", false)]
+    #[case::browser(b"/usr/lib/chromium/chromium\0--headless\0about:blank\0", false)]
+    #[case::only_a_prefix(b"chromium\0--type=renderer-x\0", false)]
+    fn renderers_are_told_by_their_type(#[case] cmdline: &[u8], #[case] want: bool) {
+        assert_eq!(is_renderer(cmdline), want);
     }
 
     #[test]

@@ -121,7 +121,14 @@ impl<'p> Tab<'p> {
             gate: options.navigate_gate.as_deref(),
             join_at: options.join_at.as_deref(),
         };
-        let result = open.render(&job, &options).await;
+        let mut result = open.render(&job, &options).await;
+        if let Err(RenderError::Site(Unreachable::RendererCrashed)) = result {
+            let limit = open.lease.page_memory();
+            let instance = &open.lease.instance;
+            if let Some(why) = instance.out_of_memory(&open.page, started, limit).await {
+                result = Err(RenderError::Site(why));
+            }
+        }
         // A page that cannot take the next render goes now, not when
         // that render comes (its teardown would eat that budget).
         if result.is_err() || !open.setup.reusable() || !open.lease.usable() {

@@ -90,8 +90,10 @@ fn parse_object(text: &str, line: u64) -> RecordResult {
             Value::Null => {}
             Value::String(s) => raw.set(field, &s),
             Value::Number(n) => raw.set(field, &n.to_string()),
-            // Lists (ips, hosts) may be JSON arrays of strings.
-            Value::Array(items) if matches!(field, Field::Ips | Field::Hosts) => {
+            // Lists (ips, hosts, approvals) may be JSON arrays of strings.
+            Value::Array(items)
+                if matches!(field, Field::Ips | Field::Hosts | Field::Approvals) =>
+            {
                 let joined: Vec<String> = items
                     .iter()
                     .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
@@ -129,6 +131,22 @@ mod tests {
         let b = rows[1].as_ref().unwrap();
         assert_eq!(b.line, 3);
         assert_eq!(b.id, Some(serde_json::json!("x")));
+    }
+
+    #[test]
+    fn subject_type_and_approvals_as_a_list() {
+        let rows = read("{\"domain\":\"a.cn\",\"subject_type\":\"个人\",\"approvals\":[\"网络游戏\",\"news\"]}\n{\"domain\":\"b.cn\",\"主办单位性质\":\"外星人\"}\n");
+        let a = rows[0].as_ref().unwrap();
+        assert_eq!(a.subject_type, Some(crate::filing::SubjectType::Individual));
+        assert_eq!(
+            a.approvals,
+            [
+                crate::filing::Topic::OnlineGames,
+                crate::filing::Topic::News
+            ]
+        );
+        let b = rows[1].as_ref().unwrap_err();
+        assert!(b.reason.contains("个人 (individual)"), "{}", b.reason);
     }
 
     #[test]

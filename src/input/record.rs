@@ -1,6 +1,7 @@
 //! `Record`: one filed website, parsed and validated once at the edge.
 
-use crate::filing::{GonganNumber, IcpNumber};
+use crate::filing::topics::parse_approvals;
+use crate::filing::{GonganNumber, IcpNumber, SubjectType, Topic};
 
 /// One filed website, as the input describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,10 @@ pub struct Record {
     pub ips: Vec<ipnet::IpNet>,
     /// Extra hosts to check besides apex and `www.`, in ASCII form.
     pub hosts: Vec<String>,
+    /// The filing subject's kind (主办单位性质), when given.
+    pub subject_type: Option<SubjectType>,
+    /// The pre-approvals (前置审批) the service holds, each once.
+    pub approvals: Vec<Topic>,
 }
 
 /// A row that could not be read. Becomes an `input-invalid` finding.
@@ -56,6 +61,10 @@ pub struct RawRecord {
     pub ips: Option<String>,
     /// `hosts`.
     pub hosts: Option<String>,
+    /// `subject_type` / `主办单位性质` / `主体性质`.
+    pub subject_type: Option<String>,
+    /// `approvals` / `前置审批`.
+    pub approvals: Option<String>,
     /// `id`, as JSON (CSV ids are strings).
     pub id: Option<serde_json::Value>,
 }
@@ -75,6 +84,10 @@ pub enum Field {
     Ips,
     /// Extra hosts.
     Hosts,
+    /// The filing subject's kind.
+    SubjectType,
+    /// The pre-approvals held.
+    Approvals,
     /// Pass-through id.
     Id,
 }
@@ -91,6 +104,8 @@ impl Field {
             "gongan_number" | "公安备案号" => Field::GonganNumber,
             "ips" | "备案ip" | "ip" => Field::Ips,
             "hosts" => Field::Hosts,
+            "subject_type" | "主办单位性质" | "主体性质" => Field::SubjectType,
+            "approvals" | "前置审批" => Field::Approvals,
             "id" => Field::Id,
             _ => return None,
         })
@@ -112,6 +127,8 @@ impl RawRecord {
             Field::GonganNumber => self.gongan_number = v,
             Field::Ips => self.ips = v,
             Field::Hosts => self.hosts = v,
+            Field::SubjectType => self.subject_type = v,
+            Field::Approvals => self.approvals = v,
             Field::Id => self.id = Some(serde_json::Value::String(value.to_owned())),
         }
     }
@@ -153,6 +170,14 @@ impl RawRecord {
         let hosts = split_list(self.hosts.as_deref())
             .map(|h| to_ascii_host(h).map_err(|why| fail(format!("hosts: {h:?}: {why}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let subject_type = self
+            .subject_type
+            .as_deref()
+            .map(SubjectType::parse)
+            .transpose()
+            .map_err(fail)?;
+        let approvals =
+            parse_approvals(self.approvals.as_deref().unwrap_or_default()).map_err(fail)?;
         Ok(Record {
             line,
             domain,
@@ -163,6 +188,8 @@ impl RawRecord {
             gongan_number,
             ips,
             hosts,
+            subject_type,
+            approvals,
         })
     }
 }
@@ -268,6 +295,11 @@ mod tests {
     #[case::service_number("服务备案号", Some(Field::IcpNumber))]
     #[case::filed_ip("备案IP", Some(Field::Ips))]
     #[case::bom_header("\u{feff}domain", Some(Field::Domain))]
+    #[case::subject_type("subject_type", Some(Field::SubjectType))]
+    #[case::subject_type_zh("主办单位性质", Some(Field::SubjectType))]
+    #[case::subject_kind_zh("主体性质", Some(Field::SubjectType))]
+    #[case::approvals("approvals", Some(Field::Approvals))]
+    #[case::approvals_zh("前置审批", Some(Field::Approvals))]
     #[case::unknown("remark", None)]
     fn headers(#[case] header: &str, #[case] want: Option<Field>) {
         assert_eq!(Field::from_header(header), want);
@@ -278,6 +310,37 @@ mod tests {
         let err = RawRecord::default().validate(7).unwrap_err();
         assert_eq!(err.line, 7);
         assert!(err.reason.contains("domain"), "{}", err.reason);
+    }
+
+    #[rstest]
+    #[case::subject_type(Field::SubjectType, "公司", "个人 (individual)")]
+    #[case::approvals(Field::Approvals, "新闻 彩票", "网络游戏 (games)")]
+    fn unknown_values_name_the_accepted_ones(
+        #[case] field: Field,
+        #[case] value: &str,
+        #[case] accepted: &str,
+    ) {
+        let mut raw = RawRecord {
+            domain: Some("a.cn".into()),
+            ..RawRecord::default()
+        };
+        raw.set(field, value);
+        let err = raw.validate(4).unwrap_err();
+        assert_eq!(err.line, 4);
+        assert!(err.reason.contains(accepted), "{}", err.reason);
+    }
+
+    #[test]
+    fn subject_type_and_approvals_are_read() {
+        let mut raw = RawRecord {
+            domain: Some("a.cn".into()),
+            ..RawRecord::default()
+        };
+        raw.set(Field::SubjectType, "individual");
+        raw.set(Field::Approvals, "网络游戏；文化");
+        let record = raw.validate(2).unwrap();
+        assert_eq!(record.subject_type, Some(SubjectType::Individual));
+        assert_eq!(record.approvals, [Topic::OnlineGames, Topic::Culture]);
     }
 
     #[test]

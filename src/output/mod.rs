@@ -10,7 +10,9 @@
 //! `severity`, `target`, `message`, `message_zh`, `evidence`), `targets`
 //! (one [`TargetReport`] per host × device) and `elapsed_ms`. Beyond SPEC,
 //! a target that `--scheme auto` opened over http after https failed
-//! carries `https_error`, why https failed; other targets omit it.
+//! carries `https_error`, why https failed; other targets omit it. A
+//! finding's `evidence.fix` (SPEC §6) is the HTML that fixes it, on the
+//! number and link findings of a record whose number is known.
 //! U+2028, U+2029 and U+0085 in strings are written as `\u` escapes, so a
 //! line is one record also for readers that split on Unicode line breaks.
 

@@ -11,7 +11,15 @@
 //! `#count-verdict-<verdict>`, `#count-code-<code>` (each with
 //! `data-count`), `#count-shown`, rows `tr.record[data-verdict][data-codes]`,
 //! findings `.finding[data-code][data-count]`, and the filter checkboxes
-//! `input[data-filter-code]` / `input[data-filter-verdict]`.
+//! `input[data-filter-code]` / `input[data-filter-verdict]`. With a
+//! baseline, rows carry `data-change`, `#count-change-<change>` counts
+//! them, `input[data-filter-change]` filters them, and the baseline's
+//! records missing here are rows `tr.gone-record`. A finding's fix is
+//! `code.fix` beside a `button.copy-fix`.
+//!
+//! Headings, labels and column names come from `labels` (`--lang`); codes,
+//! rules and the wire names of verdicts and changes stay as they are in
+//! the data attributes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +28,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+use crate::diff::{Change, RecordChange};
 use crate::output::{RecordReport, TargetReport};
+use crate::report::baseline::Baseline;
+use crate::report::labels::{fill as phrase, Labels, Lang};
 use crate::rules::{Evidence, Finding, FindingCode, RuleId, Verdict};
 
 /// The page, with `{{name}}` placeholders (never inside its style or script).
@@ -42,12 +53,17 @@ pub struct Page<'a> {
     /// Where relative screenshot paths are also looked up (the NDJSON's
     /// folder), besides the working directory.
     pub evidence_base: Option<&'a Path>,
+    /// The language of headings, labels and column names.
+    pub lang: Lang,
+    /// Each record's change since a baseline scan, when one was given.
+    pub baseline: Option<&'a Baseline>,
 }
 
 /// The whole report page for `reports`.
 #[must_use]
 pub fn render(reports: &[RecordReport], page: &Page<'_>) -> String {
     let record_count = reports.len().to_string();
+    let l = page.lang.labels();
     let mut out = String::with_capacity(TEMPLATE.len() + reports.len() * 2048);
     fill(TEMPLATE, &mut out, |name, out| match name {
         "csp" => out.push_str(&escape(&content_security_policy())),
@@ -56,19 +72,60 @@ pub fn render(reports: &[RecordReport], page: &Page<'_>) -> String {
             let n = page.skipped;
             let _ = write!(
                 out,
-                " · <strong id=\"count-skipped\" data-count=\"{n}\">{n} unreadable line(s) skipped</strong>"
+                " · <strong id=\"count-skipped\" data-count=\"{n}\">{}</strong>",
+                escape(&phrase(l.skipped, "n", &n.to_string()))
             );
         }
-        "totals" => totals(reports, out),
-        "record_count" => out.push_str(&record_count),
-        "rows" => {
-            for (index, report) in reports.iter().enumerate() {
-                row(index, report, page, out);
+        "baseline" => {
+            if let Some(baseline) = page.baseline {
+                let _ = write!(
+                    out,
+                    " · {}: <code>{}</code>",
+                    escape(l.baseline),
+                    escape(&baseline.source)
+                );
             }
         }
-        _ => {}
+        "totals" => totals(reports, page, out),
+        "showing" => {
+            let live = format!(
+                "<span id=\"count-shown\" data-count=\"{record_count}\">{record_count}</span>"
+            );
+            let sentence = phrase(&escape(l.showing), "total", &record_count);
+            out.push_str(&phrase(&sentence, "shown", &live));
+        }
+        "rows" => {
+            for (index, report) in reports.iter().enumerate() {
+                let change = page.baseline.and_then(|b| b.changes.get(index));
+                row(index, report, change, page, out);
+            }
+        }
+        "gone" => {
+            if let Some(baseline) = page.baseline {
+                gone_rows(&baseline.gone, page.lang, out);
+            }
+        }
+        label => out.push_str(&escape(template_label(l, label))),
     });
     out
+}
+
+/// The template's own words (`{{l_…}}` placeholders).
+fn template_label<'l>(l: &'l Labels, name: &str) -> &'l str {
+    match name {
+        "l_html_lang" => l.html_lang,
+        "l_title" => l.title,
+        "l_source" => l.source,
+        "l_codes" => l.codes,
+        "l_all" => l.all,
+        "l_none" => l.none,
+        "l_domain" => l.domain,
+        "l_id" => l.id,
+        "l_line" => l.line,
+        "l_verdict" => l.verdict,
+        "l_findings" => l.findings,
+        _ => "",
+    }
 }
 
 /// The policy: nothing by default; `data:` images (inlined screenshots);
@@ -154,30 +211,38 @@ fn wire_name<T: serde::Serialize>(value: &T) -> String {
 
 /// The header: records by verdict (with the verdict filters) and findings
 /// by code (with the code filters).
-fn totals(reports: &[RecordReport], out: &mut String) {
+fn totals(reports: &[RecordReport], page: &Page<'_>, out: &mut String) {
+    let (lang, l) = (page.lang, page.lang.labels());
     let targets: usize = reports.iter().map(|r| r.targets.len()).sum();
     let findings: usize = reports.iter().map(|r| r.findings.len()).sum();
     let _ = write!(
         out,
-        "<div><h2>Records</h2><table><tbody>\n<tr><th>records</th>\
+        "<div><h2>{}</h2><table><tbody>\n<tr><th>{}</th>\
          <td class=\"count\" id=\"count-records\" data-count=\"{n}\">{n}</td></tr>\n",
+        escape(l.records_heading),
+        escape(l.records),
         n = reports.len()
     );
     for verdict in VERDICTS {
         let name = wire_name(&verdict);
+        let shown = escape(lang.verdict(verdict));
         let n = reports.iter().filter(|r| r.verdict == verdict).count();
         let _ = writeln!(
             out,
             "<tr><th><label><input type=\"checkbox\" checked data-filter-verdict=\"{name}\" \
-             id=\"filter-verdict-{name}\"> <span class=\"verdict verdict-{name}\">{name}</span></label></th>\
+             id=\"filter-verdict-{name}\"> <span class=\"verdict verdict-{name}\">{shown}</span></label></th>\
              <td class=\"count\" id=\"count-verdict-{name}\" data-count=\"{n}\">{n}</td></tr>"
         );
     }
     let _ = write!(
         out,
-        "<tr><th>targets</th><td class=\"count\" id=\"count-targets\" data-count=\"{targets}\">{targets}</td></tr>\n\
-         </tbody></table></div>\n"
+        "<tr><th>{}</th><td class=\"count\" id=\"count-targets\" data-count=\"{targets}\">{targets}</td></tr>\n\
+         </tbody></table></div>\n",
+        escape(l.targets)
     );
+    if let Some(baseline) = page.baseline {
+        change_totals(baseline, lang, out);
+    }
 
     let mut by_code: BTreeMap<FindingCode, (usize, usize)> = BTreeMap::new();
     for report in reports {
@@ -191,14 +256,21 @@ fn totals(reports: &[RecordReport], out: &mut String) {
             }
         }
     }
-    out.push_str(
-        "<div><h2>Findings by code</h2><table><thead><tr><th>code</th><th>rule</th>\
-         <th>severity</th><th class=\"count\">findings</th><th class=\"count\">records</th></tr></thead><tbody>\n",
+    let _ = writeln!(
+        out,
+        "<div><h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th>\
+         <th>{}</th><th class=\"count\">{}</th><th class=\"count\">{}</th></tr></thead><tbody>",
+        escape(l.findings_heading),
+        escape(l.code),
+        escape(l.rule),
+        escape(l.severity),
+        escape(l.findings),
+        escape(l.records),
     );
     // FindingCode's order is SPEC §2's.
     for (code, (n, records)) in &by_code {
         let rule = wire_name(&code.rule());
-        let severity = wire_name(&code.severity());
+        let severity = escape(lang.severity(code.severity()));
         let code = code.as_str();
         let _ = writeln!(
             out,
@@ -210,14 +282,92 @@ fn totals(reports: &[RecordReport], out: &mut String) {
         );
     }
     if by_code.is_empty() {
-        out.push_str("<tr><td colspan=\"5\" class=\"none\">no findings</td></tr>\n");
+        let _ = writeln!(
+            out,
+            "<tr><td colspan=\"5\" class=\"none\">{}</td></tr>",
+            escape(l.no_findings)
+        );
     }
     let _ = write!(
         out,
-        "<tr><th>all</th><td></td><td></td>\
+        "<tr><th>{}</th><td></td><td></td>\
          <td class=\"count\" id=\"count-findings\" data-count=\"{findings}\">{findings}</td><td></td></tr>\n\
-         </tbody></table></div>"
+         </tbody></table></div>",
+        escape(l.all)
     );
+}
+
+/// With a baseline: records by change, each with its filter checkbox.
+fn change_totals(baseline: &Baseline, lang: Lang, out: &mut String) {
+    let l = lang.labels();
+    let _ = writeln!(
+        out,
+        "<div><h2>{}</h2><table><tbody>",
+        escape(l.changes_heading)
+    );
+    for change in Change::ALL {
+        let name = change.as_str();
+        let n = baseline
+            .changes
+            .iter()
+            .chain(&baseline.gone)
+            .filter(|c| c.change == change)
+            .count();
+        let _ = writeln!(
+            out,
+            "<tr><th><label><input type=\"checkbox\" checked data-filter-change=\"{name}\" \
+             id=\"filter-change-{name}\"> <span class=\"change change-{name}\">{}</span></label></th>\
+             <td class=\"count\" id=\"count-change-{name}\" data-count=\"{n}\">{n}</td></tr>",
+            escape(lang.change(change))
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+}
+
+/// With a baseline: its records that this scan does not have.
+fn gone_rows(gone: &[RecordChange], lang: Lang, out: &mut String) {
+    if gone.is_empty() {
+        return;
+    }
+    let l = lang.labels();
+    let _ = writeln!(
+        out,
+        "<section id=\"gone\"><h2>{}</h2><table class=\"records\"><thead><tr><th>{}</th>\
+         <th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        escape(l.gone_heading),
+        escape(l.domain),
+        escape(l.id),
+        escape(l.was),
+        escape(l.code),
+    );
+    for g in gone {
+        let was = g.was.map(|v| wire_name(&v)).unwrap_or_default();
+        let was_shown = g.was.map(|v| lang.verdict(v)).unwrap_or_default();
+        let codes: Vec<String> = g
+            .removed
+            .iter()
+            .map(|p| format!("<span class=\"code\">{}</span>", escape(&p.code)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr class=\"gone-record\" data-change=\"gone\"><td class=\"domain\">{}</td><td>{}</td>\
+             <td><span class=\"verdict verdict-{was}\">{}</span></td><td>{}</td></tr>",
+            escape(&g.domain),
+            escape(&id_text(g.id.as_ref())),
+            escape(was_shown),
+            codes.join(" "),
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+/// A record's id as text (a string's content, other JSON as written).
+fn id_text(id: Option<&serde_json::Value>) -> String {
+    match id {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// Findings of one record that say the same thing, merged: one entry per
@@ -229,28 +379,49 @@ struct Merged<'r> {
 }
 
 /// One record's row.
-fn row(index: usize, report: &RecordReport, page: &Page<'_>, out: &mut String) {
+fn row(
+    index: usize,
+    report: &RecordReport,
+    change: Option<&RecordChange>,
+    page: &Page<'_>,
+    out: &mut String,
+) {
+    let lang = page.lang;
     let verdict = wire_name(&report.verdict);
+    let verdict_shown = escape(lang.verdict(report.verdict));
     let mut codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
     codes.dedup();
     codes.sort_unstable();
     codes.dedup();
-    let id = match &report.id {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) => escape(s),
-        Some(other) => escape(&other.to_string()),
+    let id = escape(&id_text(report.id.as_ref()));
+    let (change_attr, change_badge) = match change {
+        Some(c) => {
+            let name = c.change.as_str();
+            (
+                format!(" data-change=\"{name}\""),
+                format!(
+                    " <span class=\"change change-{name}\">{}</span>",
+                    escape(lang.change(c.change))
+                ),
+            )
+        }
+        None => (String::new(), String::new()),
     };
     let _ = write!(
         out,
-        "<tr class=\"record\" id=\"record-{index}\" data-verdict=\"{verdict}\" data-codes=\"{}\">\
+        "<tr class=\"record\" id=\"record-{index}\" data-verdict=\"{verdict}\" data-codes=\"{}\"{change_attr}>\
          <td class=\"domain\">{}</td><td>{id}</td><td>{}</td>\
-         <td><span class=\"verdict verdict-{verdict}\">{verdict}</span></td><td>",
+         <td><span class=\"verdict verdict-{verdict}\">{verdict_shown}</span>{change_badge}</td><td>",
         codes.join(" "),
         escape(&report.domain),
         report.line,
     );
     if report.findings.is_empty() {
-        out.push_str("<span class=\"none\">no findings</span>");
+        let _ = write!(
+            out,
+            "<span class=\"none\">{}</span>",
+            escape(lang.labels().no_findings)
+        );
     }
     let mut by_rule: BTreeMap<RuleId, Vec<Merged<'_>>> = BTreeMap::new();
     for finding in &report.findings {
@@ -281,76 +452,98 @@ fn row(index: usize, report: &RecordReport, page: &Page<'_>, out: &mut String) {
             "<section class=\"rule\" data-rule=\"{rule}\"><h3>{rule}</h3>"
         );
         for m in merged {
-            finding(m, out);
+            finding(m, lang, out);
         }
         out.push_str("</section>");
     }
     screenshots(index, report, page, out);
-    targets_table(&report.targets, out);
+    targets_table(&report.targets, lang.labels(), out);
     out.push_str("</td></tr>\n");
 }
 
 /// One (merged) finding: code, severity, both messages, targets, evidence.
-fn finding(m: &Merged<'_>, out: &mut String) {
+fn finding(m: &Merged<'_>, lang: Lang, out: &mut String) {
+    let l = lang.labels();
     let f = m.first;
     let code = f.code.as_str();
     let severity = wire_name(&f.severity);
+    let zh = format!(
+        "<p class=\"msg-zh\" lang=\"zh-CN\">{}</p>",
+        escape(&f.message_zh)
+    );
+    let en = format!("<p class=\"msg-en\" lang=\"en\">{}</p>", escape(&f.message));
+    let messages = match lang {
+        Lang::Zh => zh + &en,
+        Lang::En => en + &zh,
+    };
     let _ = write!(
         out,
         "<div class=\"finding severity-{severity}\" data-code=\"{code}\" data-count=\"{}\">\
-         <div><span class=\"code\">{code}</span> · {severity}</div>\
-         <p class=\"msg-zh\" lang=\"zh-CN\">{}</p><p class=\"msg-en\" lang=\"en\">{}</p>\
-         <div class=\"targets-of\">on: ",
+         <div><span class=\"code\">{code}</span> · {}</div>{messages}\
+         <div class=\"targets-of\">{}",
         m.targets.len(),
-        escape(&f.message_zh),
-        escape(&f.message),
+        escape(lang.severity(f.severity)),
+        escape(l.on),
     );
+    let record = format!("<span class=\"none\">{}</span>", escape(l.the_record));
     let labels: Vec<String> = m
         .targets
         .iter()
-        .map(|t| t.map_or_else(|| "<span class=\"none\">the record</span>".to_owned(), link))
+        .map(|t| t.map_or_else(|| record.clone(), link))
         .collect();
     out.push_str(&labels.join(", "));
     out.push_str("</div>");
-    evidence(&m.evidence, out);
+    evidence(&m.evidence, l, out);
     out.push_str("</div>");
 }
 
 /// The evidence fields present, as a definition list.
-fn evidence(e: &Evidence, out: &mut String) {
+fn evidence(e: &Evidence, l: &Labels, out: &mut String) {
     let mut items: Vec<(&str, String)> = Vec::new();
     let text = |v: &Option<String>| v.as_deref().map(|s| format!("<code>{}</code>", escape(s)));
     if let Some(v) = text(&e.text) {
-        items.push(("text", v));
+        items.push((l.evidence_text, v));
     }
     match &e.href {
-        Some(Some(href)) => items.push(("href", link(href))),
-        Some(None) => items.push(("href", "<span class=\"none\">not linked</span>".to_owned())),
+        Some(Some(href)) => items.push((l.evidence_href, link(href))),
+        Some(None) => items.push((
+            l.evidence_href,
+            format!("<span class=\"none\">{}</span>", escape(l.not_linked)),
+        )),
         None => {}
     }
     for (name, value) in [
-        ("number", &e.number),
-        ("expected", &e.expected),
-        ("domain", &e.domain),
-        ("address", &e.address),
-        ("keyword", &e.keyword),
-        ("reason", &e.reason),
+        (l.evidence_number, &e.number),
+        (l.evidence_expected, &e.expected),
+        (l.evidence_domain, &e.domain),
+        (l.evidence_address, &e.address),
+        (l.evidence_keyword, &e.keyword),
+        (l.evidence_reason, &e.reason),
     ] {
         if let Some(v) = text(value) {
             items.push((name, v));
         }
     }
     if let Some(url) = &e.final_url {
-        items.push(("final URL", link(url)));
+        items.push((l.evidence_final_url, link(url)));
     }
-    if items.is_empty() {
-        return;
+    if !items.is_empty() {
+        out.push_str("<dl class=\"evidence\">");
+        for (name, value) in items {
+            let _ = write!(out, "<dt>{}</dt><dd>{value}</dd>", escape(name));
+        }
+        out.push_str("</dl>");
     }
-    out.push_str("<dl class=\"evidence\">");
-    for (name, value) in items {
-        let _ = write!(out, "<dt>{name}</dt><dd>{value}</dd>");
+    if let Some(fix) = &e.fix {
+        let copy = escape(l.copy);
+        let _ = write!(
+            out,
+            "<div class=\"fix\"><div class=\"fix-label\">{}</div><code class=\"fix\">{}</code> \
+             <button type=\"button\" class=\"copy-fix\" data-label=\"{copy}\">{copy}</button></div>",
+            escape(l.evidence_fix),
+            escape(fix)
+        );
     }
-    out.push_str("</dl>");
 }
 
 /// The screenshots of the record's targets (from `evidence.screenshot`),
@@ -369,6 +562,7 @@ fn screenshots(index: usize, report: &RecordReport, page: &Page<'_>, out: &mut S
         return;
     }
     out.push_str("<div class=\"shots\">");
+    let alt = escape(page.lang.labels().shot_alt);
     for (n, (target, path)) in shots.iter().enumerate() {
         let caption = escape(target);
         let _ = write!(out, "<figure id=\"shot-{index}-{n}\">");
@@ -377,7 +571,7 @@ fn screenshots(index: usize, report: &RecordReport, page: &Page<'_>, out: &mut S
                 let data = base64::engine::general_purpose::STANDARD.encode(bytes);
                 let _ = write!(
                     out,
-                    "<img alt=\"bottom of the page: {caption}\" src=\"data:image/png;base64,{data}\">"
+                    "<img alt=\"{alt}{caption}\" src=\"data:image/png;base64,{data}\">"
                 );
             }
             Err(why) => {
@@ -446,35 +640,46 @@ fn file_url(path: &str, base: Option<&Path>) -> Option<String> {
 
 /// A target's error, and the two facts beyond SPEC that explain a line:
 /// why https failed (`--scheme auto`) and whose render it shares.
-fn target_notes(t: &TargetReport) -> String {
+fn target_notes(t: &TargetReport, l: &Labels) -> String {
     let mut notes: Vec<String> = t.error.as_deref().map(escape).into_iter().collect();
     if let Some(why) = &t.https_error {
-        notes.push(format!("https failed: {}", escape(why)));
+        notes.push(format!("{}{}", escape(l.https_failed), escape(why)));
     }
     if let Some(url) = &t.shared_render {
-        notes.push(format!("shared render of {}", link(url)));
+        notes.push(format!("{}{}", escape(l.shared_render), link(url)));
     }
     notes.join("<br>")
 }
 
 /// The record's targets, folded away: what each one showed.
-fn targets_table(targets: &[TargetReport], out: &mut String) {
+fn targets_table(targets: &[TargetReport], l: &Labels, out: &mut String) {
     if targets.is_empty() {
         return;
     }
+    let mut headings = String::new();
+    for h in [
+        l.target,
+        l.status,
+        l.final_url,
+        l.page_title,
+        l.icp_numbers,
+        l.gongan_numbers,
+        l.notes,
+        l.ms,
+    ] {
+        let _ = write!(headings, "<th>{}</th>", escape(h));
+    }
     let _ = write!(
         out,
-        "<details class=\"targets\"><summary>{} targets</summary><table><thead><tr>\
-         <th>target</th><th>status</th><th>final URL</th><th>title</th><th>ICP numbers</th>\
-         <th>公安 numbers</th><th>error / notes</th><th>ms</th></tr></thead><tbody>",
-        targets.len()
+        "<details class=\"targets\"><summary>{}</summary><table><thead><tr>{headings}</tr></thead><tbody>",
+        escape(&phrase(l.targets_summary, "n", &targets.len().to_string()))
     );
     for t in targets {
         let label = format!("{}#{}", t.url, t.device);
         let status = t.status.map(|s| s.to_string()).unwrap_or_default();
         let final_url = t.final_url.as_deref().map(link).unwrap_or_default();
         let title = t.title.as_deref().map(escape).unwrap_or_default();
-        let error = target_notes(t);
+        let error = target_notes(t, l);
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{status}</td><td>{final_url}</td><td>{title}</td><td>{}</td>\
@@ -550,13 +755,108 @@ mod tests {
             "shared_render": "http://www.a.cn/", "elapsed_ms": 1
         }))
         .expect("a target line");
-        let notes = target_notes(&target);
+        let notes = target_notes(&target, Lang::En.labels());
         assert!(
             notes.contains("https failed: TLS failure (&lt;cert&gt;)"),
             "{notes}"
         );
         assert!(notes.contains("shared render of <a"), "{notes}");
         assert!(notes.contains("http://www.a.cn/"), "{notes}");
+    }
+
+    fn sample() -> Vec<RecordReport> {
+        let unlinked = Finding::new(
+            FindingCode::IcpNotLinked,
+            Some("http://a.cn/#desktop".to_owned()),
+            Evidence {
+                text: Some("京ICP备12345678号-1".to_owned()),
+                fix: Some(
+                    "<a href=\"https://beian.miit.gov.cn/\" target=\"_blank\">京ICP备12345678号-1</a>"
+                        .to_owned(),
+                ),
+                ..Evidence::default()
+            },
+        );
+        let report = |domain: &str, findings: Vec<Finding>| RecordReport {
+            domain: domain.to_owned(),
+            id: None,
+            line: 2,
+            verdict: Verdict::of(&findings),
+            findings,
+            targets: Vec::new(),
+            elapsed_ms: 1,
+        };
+        vec![report("a.cn", vec![unlinked]), report("b.cn", Vec::new())]
+    }
+
+    fn page(lang: Lang, baseline: Option<&Baseline>) -> Page<'_> {
+        Page {
+            source: "scan.ndjson",
+            skipped: 0,
+            evidence_base: None,
+            lang,
+            baseline,
+        }
+    }
+
+    #[rstest]
+    #[case::zh(Lang::Zh, "lang=\"zh-CN\"", &["<h1>beian-audit 备案检测报告</h1>", "<th>域名</th>", ">不通过</span>", "显示 <span id=\"count-shown\" data-count=\"2\">2</span> / 2 条记录。"])]
+    #[case::en(Lang::En, "lang=\"en\"", &["<h1>beian-audit report</h1>", "<th>domain</th>", ">fail</span>", "Showing <span id=\"count-shown\" data-count=\"2\">2</span> of 2 records."])]
+    fn labels_follow_the_language(
+        #[case] lang: Lang,
+        #[case] html_lang: &str,
+        #[case] words: &[&str],
+    ) {
+        let html = render(&sample(), &page(lang, None));
+        assert!(html.contains(&format!("<html {html_lang}>")), "{html_lang}");
+        for word in words {
+            assert!(html.contains(word), "{word} missing");
+        }
+        // The data the filters read keeps its wire names.
+        assert!(html.contains("data-verdict=\"fail\""));
+        assert!(html.contains("data-filter-verdict=\"pass\""));
+        assert!(!html.contains("{{"), "every placeholder filled");
+    }
+
+    #[test]
+    fn a_fix_is_shown_escaped_with_a_copy_button() {
+        let html = render(&sample(), &page(Lang::Zh, None));
+        assert!(html.contains(
+            "<code class=\"fix\">&lt;a href=&quot;https://beian.miit.gov.cn/&quot; target=&quot;_blank&quot;&gt;京ICP备12345678号-1&lt;/a&gt;</code>"
+        ));
+        assert!(html.contains(
+            "<button type=\"button\" class=\"copy-fix\" data-label=\"复制\">复制</button>"
+        ));
+    }
+
+    #[test]
+    fn a_baseline_marks_each_record_and_lists_the_gone() {
+        use crate::diff::{OldIndex, ScanLine};
+        let mut old = OldIndex::default();
+        for (domain, verdict) in [("a.cn", Verdict::Pass), ("c.cn", Verdict::Fail)] {
+            old.push(&ScanLine {
+                domain: domain.to_owned(),
+                id: None,
+                line: Some(2),
+                verdict,
+                findings: Vec::new(),
+            });
+        }
+        old.finish();
+        let reports = sample();
+        let baseline = Baseline::compare("old.ndjson", &reports, old);
+        let html = render(&reports, &page(Lang::En, Some(&baseline)));
+        assert!(html.contains("data-change=\"new-fail\""));
+        assert!(html.contains("data-change=\"new\""));
+        assert!(html.contains("id=\"count-change-new-fail\" data-count=\"1\""));
+        assert!(html.contains("id=\"count-change-gone\" data-count=\"1\""));
+        assert!(html.contains("data-filter-change=\"unchanged\""));
+        assert!(html.contains(
+            "<tr class=\"gone-record\" data-change=\"gone\"><td class=\"domain\">c.cn</td>"
+        ));
+        assert!(html.contains("Baseline: <code>old.ndjson</code>"));
+        let plain = render(&reports, &page(Lang::En, None));
+        assert!(!plain.contains("data-change=\""), "no baseline, no marks");
     }
 
     #[test]

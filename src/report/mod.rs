@@ -1,23 +1,40 @@
 //! `beian-audit report`: a scan's JSON lines → one self-contained HTML page
-//! for people.
+//! for people (or, `--format csv`, a spreadsheet: `csv`).
 //!
 //! Owns reading scan output back (through [`RecordReport`], the contract
-//! type) and the page (`html`, from `template.html`). It never renders a
+//! type), the page (`html`, from `template.html`), the CSV, their words in
+//! both languages (`labels`, `--lang`) and the marks of each record's
+//! change since an earlier scan (`baseline`, `--baseline`, with `diff`'s
+//! classifier). It never renders a
 //! page of a scanned site and never lets one of their strings become markup
 //! or script: every string from the NDJSON is HTML-escaped, only `http(s)`
 //! URLs become links, and the page's Content-Security-Policy admits nothing
 //! but our own inline style and script (by hash) and `data:` images.
 
+pub mod baseline;
+pub mod csv;
 mod html;
+pub mod labels;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 
+use crate::config::ReportConfig;
 use crate::exit::ExitStatus;
 use crate::output::RecordReport;
+use baseline::Baseline;
 
 pub use html::{render, Page};
+
+/// `report --format`: what to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One self-contained HTML page.
+    Html,
+    /// A spreadsheet: UTF-8 CSV with a byte-order mark, one row per finding.
+    Csv,
+}
 
 /// Why no report could be written (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +49,9 @@ pub enum ReportError {
         #[source]
         source: io::Error,
     },
+    /// The baseline cannot be read.
+    #[error(transparent)]
+    Baseline(#[from] crate::diff::DiffError),
     /// The HTML cannot be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -81,19 +101,19 @@ pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
     Ok(out)
 }
 
-/// Run `beian-audit report`: read `input` (`-`: stdin), write the page to
-/// `output` (or stdout).
+/// Run `beian-audit report`: read `config.input`, write the page (or the
+/// CSV) to `config.output` (or stdout).
 ///
 /// # Errors
 ///
-/// [`ReportError::Read`] when the scan output cannot be read,
-/// [`ReportError::Write`] when the page cannot be written.
-pub fn run(input: &Path, output: Option<&Path>) -> Result<ExitStatus, ReportError> {
-    let stdin = input == Path::new("-");
+/// [`ReportError::Read`] when the scan output (or the baseline) cannot be
+/// read, [`ReportError::Write`] when the page cannot be written.
+pub fn run(config: &ReportConfig) -> Result<ExitStatus, ReportError> {
+    let stdin = config.input == Path::new("-");
     let source = if stdin {
         "<stdin>".to_owned()
     } else {
-        input.display().to_string()
+        config.input.display().to_string()
     };
     let read_err = |source_err: io::Error| ReportError::Read {
         path: source.clone(),
@@ -102,7 +122,7 @@ pub fn run(input: &Path, output: Option<&Path>) -> Result<ExitStatus, ReportErro
     let scan = if stdin {
         read_reports(io::stdin().lock()).map_err(read_err)?
     } else {
-        let file = File::open(input).map_err(read_err)?;
+        let file = File::open(&config.input).map_err(read_err)?;
         read_reports(BufReader::new(file)).map_err(read_err)?
     };
     if let Some((line, why)) = &scan.first_skipped {
@@ -118,24 +138,38 @@ pub fn run(input: &Path, output: Option<&Path>) -> Result<ExitStatus, ReportErro
     let base = if stdin {
         None
     } else {
-        input.parent().map(Path::to_path_buf)
+        config.input.parent().map(Path::to_path_buf)
     };
-    let page = Page {
-        source: &source,
-        skipped: scan.skipped,
-        evidence_base: base.as_deref(),
+    let baseline = config
+        .baseline
+        .as_deref()
+        .map(|path| read_baseline(path, &scan.reports))
+        .transpose()?;
+    let bytes = match config.format {
+        Format::Html => {
+            let page = Page {
+                source: &source,
+                skipped: scan.skipped,
+                evidence_base: base.as_deref(),
+                lang: config.lang,
+                baseline: baseline.as_ref(),
+            };
+            render(&scan.reports, &page).into_bytes()
+        }
+        Format::Csv => {
+            let changes: Option<Vec<_>> = baseline
+                .as_ref()
+                .map(|b| b.changes.iter().map(|c| c.change).collect());
+            csv::render(&scan.reports, config.lang, changes.as_deref())
+        }
     };
-    let html = render(&scan.reports, &page);
-    let (name, result) = if let Some(path) = output {
-        (
-            path.display().to_string(),
-            write_file(path, html.as_bytes()),
-        )
+    let (name, result) = if let Some(path) = &config.output {
+        (path.display().to_string(), write_file(path, &bytes))
     } else {
         let mut out = io::stdout().lock();
         (
             "<stdout>".to_owned(),
-            out.write_all(html.as_bytes()).and_then(|()| out.flush()),
+            out.write_all(&bytes).and_then(|()| out.flush()),
         )
     };
     result.map_err(|source| ReportError::Write {
@@ -144,6 +178,17 @@ pub fn run(input: &Path, output: Option<&Path>) -> Result<ExitStatus, ReportErro
     })?;
     tracing::info!(records = scan.reports.len(), output = %name, "report written");
     Ok(ExitStatus::Passed)
+}
+
+/// `--baseline OLD.ndjson`: each record's change since that scan.
+fn read_baseline(path: &Path, reports: &[RecordReport]) -> Result<Baseline, ReportError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| ReportError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    let old = crate::diff::load_old(BufReader::new(file), &name)?;
+    Ok(Baseline::compare(&name, reports, old))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -106,6 +106,12 @@ finding_codes! {
     AddressRefused = "address-refused", Access, Error;
     /// The service name or title uses a restricted word.
     NameRestrictedKeyword = "name-restricted-keyword", SiteName, Warning;
+    /// The service name or title does not fit the record's `subject_type`.
+    NameSubjectMismatch = "name-subject-mismatch", SiteName, Warning;
+    /// The name, title or headings name a topic needing an unlisted pre-approval.
+    PreApprovalTopic = "pre-approval-topic", SiteName, Warning;
+    /// The target was served from outside every `--provider-ranges` range.
+    IpNotProvider = "ip-not-provider", Access, Error;
     /// The input row could not be read.
     InputInvalid = "input-invalid", Input, Error;
     /// The crawler itself failed on this target after its retries.
@@ -149,6 +155,10 @@ pub struct Evidence {
     /// Why, in words (unreachable reasons, input errors, link problems).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The HTML to paste at the bottom of the homepage that fixes the
+    /// finding (number and link findings of a record with the number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     /// Path of a PNG of the page's bottom (`--evidence DIR`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<String>,
@@ -261,6 +271,16 @@ pub fn messages(code: FindingCode, evidence: &Evidence) -> (String, String) {
             format!(
                 "网站首页未能在时限内打开：{}（{reason}）；请减小首页体积（更小的文档，\
                  备案信息在源码中尽早出现），或调大 --timeout",
+                unreachable_zh(keyword)
+            ),
+        ),
+        FindingCode::SiteUnreachable if keyword == "out-of-memory" => (
+            format!(
+                "the homepage cannot be opened: {reason}; make it use less memory (fewer \
+                 and smaller scripts, images and elements)"
+            ),
+            format!(
+                "网站首页无法打开：{}（{reason}）；请减少首页占用的内存（更少、更小的脚本、图片和元素）",
                 unreachable_zh(keyword)
             ),
         ),
@@ -398,6 +418,9 @@ pub fn messages(code: FindingCode, evidence: &Evidence) -> (String, String) {
             ),
             format!("名称“{text}”使用了限制性词语“{keyword}”；如无相应资质或批准，请删除"),
         ),
+        FindingCode::NameSubjectMismatch => super::name_subject::messages(evidence),
+        FindingCode::PreApprovalTopic => super::pre_approval::messages(evidence),
+        FindingCode::IpNotProvider => super::provider::messages(evidence),
         FindingCode::InputInvalid => (
             format!("the input row could not be read: {reason}; fix the row and scan it again"),
             format!("输入行无法读取：{reason}；请修正后重新检测"),
@@ -455,6 +478,7 @@ fn unreachable_zh(keyword: &str) -> &'static str {
         "renderer-crashed" => "页面导致浏览器崩溃",
         "script-hung" => "页面脚本无响应",
         "still-loading" => "页面在时限内未加载完成",
+        "out-of-memory" => "页面占用内存超过上限",
         _ => "网络错误",
     }
 }
@@ -485,6 +509,7 @@ mod tests {
             address: Some("198.51.100.1".into()),
             keyword: Some("dead-host".into()),
             reason: Some("www.beian.miit.gov.cn no longer serves".into()),
+            fix: None,
             screenshot: None,
         }
     }
@@ -554,6 +579,6 @@ mod tests {
         for &code in FindingCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
-        assert_eq!(FindingCode::ALL.len(), 19);
+        assert_eq!(FindingCode::ALL.len(), 22);
     }
 }

@@ -6,9 +6,13 @@
 
 mod beian_link;
 pub mod finding;
+mod fix;
 mod gongan;
+mod name_subject;
 mod no_page;
 pub mod occurrence;
+mod pre_approval;
+pub mod provider;
 mod redirect;
 mod served_ip;
 mod site_name;
@@ -21,6 +25,7 @@ use std::time::Duration;
 
 pub use finding::{messages, Evidence, Finding, FindingCode, RuleId, Severity, Verdict};
 pub use occurrence::{Occurrence, Shown};
+pub use provider::ProviderRanges;
 pub use redirect::{offsite_domain, registrable_domain};
 
 use crate::filing::IcpNumber;
@@ -94,6 +99,12 @@ pub trait ScanFacts {
     /// Whether another record of the scan (not `domain`) with subject number
     /// `subject` has a target that ended on `final_url`.
     fn subject_shares_page(&self, subject: &IcpNumber, domain: &str, final_url: &str) -> bool;
+
+    /// The hosting provider's own address ranges (`--provider-ranges`),
+    /// when the scan has them.
+    fn provider_ranges(&self) -> Option<&ProviderRanges> {
+        None
+    }
 }
 
 /// Every finding of `record`, given its targets' outcomes, in SPEC order.
@@ -112,7 +123,11 @@ pub fn evaluate(
     findings.extend(gongan::check(record, outcomes, facts));
     findings.extend(redirect::check(record, outcomes, facts));
     findings.extend(served_ip::check(record, outcomes, facts));
+    findings.extend(provider::check(record, outcomes, facts));
     findings.extend(site_name::check(record, outcomes, facts));
+    findings.extend(name_subject::check(record, outcomes, facts));
+    findings.extend(pre_approval::check(record, outcomes, facts));
+    fix::attach(record, &mut findings);
     // `address-refused` and `crawler-error` come from no_page (one
     // finding per failed target) but belong to later rules: sort stably.
     findings.sort_by_key(|f| {

@@ -64,6 +64,7 @@ pub(crate) fn unreachable_kind(why: &Unreachable) -> &'static str {
         Unreachable::RendererCrashed => "renderer-crashed",
         Unreachable::ScriptHung => "script-hung",
         Unreachable::StillLoading { .. } => "still-loading",
+        Unreachable::OutOfMemory { .. } => "out-of-memory",
         Unreachable::Other { .. } => "other",
     }
 }
@@ -150,6 +151,7 @@ mod tests {
                 seconds: 20,
                 bytes: None,
             },
+            Unreachable::OutOfMemory { limit_mib: 512 },
         ] {
             let json = serde_json::to_value(&why).unwrap();
             assert_eq!(json["kind"], unreachable_kind(&why), "{why:?}");

@@ -6,8 +6,14 @@
 //! Text is normalised first. One `name-restricted-keyword` warning per word
 //! and place: the service name (record-level, `target` null), then each
 //! reachable target's title.
+//!
+//! A word is not restricted for a record that holds what it needs
+//! ([`lifted`]): the public bodies' words (人民政府, 监察, 纪检, 信访) for a
+//! `subject_type` of 政府机关 or 事业单位, 新闻网 with the 新闻 approval and
+//! 论坛 with the 电子公告 one (`approvals`).
 
-use crate::filing::normalize;
+use crate::filing::topics::approval_for_restricted_word;
+use crate::filing::{normalize, SubjectType};
 use crate::input::Record;
 use crate::rules::{reachable, Evidence, Finding, FindingCode, ScanFacts, TargetOutcome};
 
@@ -30,6 +36,17 @@ const INFIXES: &[&str] = &[
     "纪检",
     "信访",
 ];
+
+/// Words SPEC §1 keeps for public bodies.
+const PUBLIC_BODY_WORDS: &[&str] = &["人民政府", "监察", "纪检", "信访"];
+
+/// Whether `record` may use the restricted `word`: a public body its
+/// public-affairs words, a holder of the matching approval 新闻网 or 论坛.
+fn lifted(record: &Record, word: &str) -> bool {
+    (record.subject_type.is_some_and(SubjectType::is_public_body)
+        && PUBLIC_BODY_WORDS.contains(&word))
+        || approval_for_restricted_word(word).is_some_and(|t| record.approvals.contains(&t))
+}
 
 /// The restricted words `name` uses, prefixes first, each once.
 pub(crate) fn restricted_words(name: &str) -> Vec<&'static str> {
@@ -55,14 +72,18 @@ pub(crate) fn check(
         .chain(reachable(outcomes).map(|(o, page)| (Some(o.label()), page.title.as_str())));
     places
         .flat_map(|(target, text)| {
-            restricted_words(text).into_iter().map(move |word| {
-                let evidence = Evidence {
-                    keyword: Some(word.to_owned()),
-                    text: Some(text.to_owned()),
-                    ..Evidence::default()
-                };
-                Finding::new(FindingCode::NameRestrictedKeyword, target.clone(), evidence)
-            })
+            let words = restricted_words(text);
+            words
+                .into_iter()
+                .filter(move |w| !lifted(record, w))
+                .map(move |word| {
+                    let evidence = Evidence {
+                        keyword: Some(word.to_owned()),
+                        text: Some(text.to_owned()),
+                        ..Evidence::default()
+                    };
+                    Finding::new(FindingCode::NameRestrictedKeyword, target.clone(), evidence)
+                })
         })
         .collect()
 }
@@ -72,6 +93,7 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+    use crate::filing::Topic;
     use crate::page::{TargetFailure, Unreachable};
     use crate::rules::test_support::{failed, page_with_footer, reached, record, Facts};
 
@@ -86,6 +108,36 @@ mod tests {
     #[case::government("某市信访监察纪检", &["监察", "纪检", "信访"])]
     fn restricted_words_found(#[case] name: &str, #[case] words: &[&str]) {
         assert_eq!(restricted_words(name), words);
+    }
+
+    #[rstest]
+    #[case::government_may(Some(SubjectType::Government), &[], "示例市人民政府信访监察纪检", &[])]
+    #[case::institution_may(Some(SubjectType::PublicInstitution), &[], "示例市纪检监察网", &[])]
+    #[case::company_may_not(Some(SubjectType::Enterprise), &[], "示例市人民政府", &["人民政府"])]
+    #[case::unknown_subject_may_not(None, &[], "示例信访网", &["信访"])]
+    #[case::government_prefix_stays(Some(SubjectType::Government), &[], "国家信访局", &["国家"])]
+    #[case::news_approval(None, &[Topic::News], "例子新闻网", &[])]
+    #[case::bbs_approval(None, &[Topic::BulletinBoard], "例子论坛", &[])]
+    #[case::other_approval_lifts_nothing(None, &[Topic::News], "例子论坛", &["论坛"])]
+    #[case::approval_lifts_no_prefix(None, &[Topic::News], "中国新闻网", &["中国"])]
+    fn words_lifted_by_subject_or_approval(
+        #[case] subject_type: Option<SubjectType>,
+        #[case] approvals: &[Topic],
+        #[case] name: &str,
+        #[case] words: &[&str],
+    ) {
+        let rec = Record {
+            service_name: Some(name.to_owned()),
+            subject_type,
+            approvals: approvals.to_vec(),
+            ..record("example.cn")
+        };
+        let findings = check(&rec, &[], &Facts::default());
+        let got: Vec<_> = findings
+            .iter()
+            .map(|f| f.evidence.keyword.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(got, words);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub(crate) fn page_with_blocks(blocks: Vec<TextBlock>) -> PageSnapshot {
         title: "例子网".to_owned(),
         blocks,
         links: Vec::new(),
+        headings: Vec::new(),
         joined: false,
         unsettled: None,
     }
@@ -76,6 +77,8 @@ pub(crate) fn record(domain: &str) -> Record {
         gongan_number: None,
         ips: Vec::new(),
         hosts: Vec::new(),
+        subject_type: None,
+        approvals: Vec::new(),
     }
 }
 

@@ -45,6 +45,7 @@ async fn launch(resolve: Vec<ResolveRule>) -> (BrowserPool, SocketAddr) {
         // Chromium sends client hints (Sec-CH-UA-*) to secure origins only.
         extra_args: vec!["--unsafely-treat-insecure-origin-as-secure=http://site.test".to_owned()],
         resolve,
+        page_memory: None,
     };
     let pool = BrowserPool::launch(config, 1, guard, RecyclePolicy::default())
         .await

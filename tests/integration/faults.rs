@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::PathBuf;
 use std::process::Child;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use beian_audit::output::RecordReport;
@@ -32,6 +33,8 @@ use crate::common::{
 const TIMEOUT_SECS: u64 = 20;
 /// `--concurrency` of the hostile scan.
 const CONCURRENCY: u64 = 4;
+/// `--page-memory` of the hostile scan, in bytes.
+const PAGE_MEMORY: u64 = 1 << 30;
 
 fn parse(lines: &[String], stderr: &str) -> Vec<RecordReport> {
     lines
@@ -69,7 +72,7 @@ fn assert_hostile_findings(reports: &[RecordReport]) {
     unreachable("hostile-hang.test", "timeout");
     unreachable("hostile-redirect-loop.test", "other");
     unreachable("hostile-js-loop.test", "script-hung");
-    unreachable("hostile-oom.test", "renderer-crashed");
+    unreachable("hostile-oom.test", "out-of-memory");
     unreachable("hostile-download.test", "download");
     for domain in [
         "hostile-drip.test",
@@ -177,16 +180,34 @@ fn hostile_pages_are_judged_per_spec_and_leave_nothing_behind() {
         .command(&farm, &input, "auto")
         .args(["--browsers", "1", "--timeout", &TIMEOUT_SECS.to_string()])
         .args(["--concurrency", &CONCURRENCY.to_string()])
-        // A renderer with a small V8 heap, so the memory hog dies in a
-        // second instead of after filling 4 GB.
-        .arg("--chrome-arg=--js-flags=--max-old-space-size=128")
+        // One page may hold 1 GiB: the memory hog is stopped there (the
+        // 20 MB page needs about 850 MiB).
+        .args(["--page-memory", &(PAGE_MEMORY >> 20).to_string()])
         .spawn()
         .expect("spawn beian-audit");
-    let Finished {
-        status,
-        stdout,
-        stderr,
-    } = run_to_end(child, bound * 2);
+    let (done, finished) = mpsc::channel();
+    let (
+        peak,
+        Finished {
+            status,
+            stdout,
+            stderr,
+        },
+    ) = std::thread::scope(|s| {
+        let sandbox = &sandbox;
+        let peak = s.spawn(move || sandbox.peak_renderer_memory(&finished));
+        let end = run_to_end(child, bound * 2);
+        let _ = done.send(());
+        (peak.join().expect("sampler"), end)
+    });
+    // The watch looks twice a second and V8 stops scripts at 1.5 times the
+    // limit: a page never holds twice what it may.
+    assert!(
+        peak < 2 * PAGE_MEMORY,
+        "a renderer held {} MiB; one page may hold {} MiB",
+        peak >> 20,
+        PAGE_MEMORY >> 20
+    );
     let elapsed = started.elapsed();
     assert_eq!(status.code(), Some(1), "exit status; stderr:\n{stderr}");
     assert!(

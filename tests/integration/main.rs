@@ -3,6 +3,7 @@
 //! own tests and the docs-drift checks.
 
 mod browser;
+mod checklist;
 mod cli;
 mod common;
 mod crawler_error;

@@ -7,8 +7,8 @@ use beian_audit::output::RecordReport;
 use beian_audit::rules::FindingCode::{
     self, GonganNotLinked, GonganNumberMissing, GonganNumberWrong, IcpHidden, IcpLinkWrongUrl,
     IcpNotInFooter, IcpNotLinked, IcpNumberMissing, IcpNumberWrong, IcpSubjectNumberOnly,
-    IpNotFiled, NameRestrictedKeyword, RedirectedOffsite, SiteUnreachable, TitleMismatch,
-    TitleMissing,
+    IpNotFiled, NameRestrictedKeyword, PreApprovalTopic, RedirectedOffsite, SiteUnreachable,
+    TitleMismatch, TitleMissing,
 };
 use beian_audit::targets::Device;
 use pretty_assertions::assert_eq;
@@ -65,12 +65,16 @@ fn farm_report(domain: &str) -> &'static RecordReport {
 #[case::gongan_missing("gongan-missing.test", &[(GonganNumberMissing, On::All)])]
 #[case::gongan_wrong("gongan-wrong.test", &[(GonganNumberWrong, On::All)])]
 #[case::gongan_unlinked("gongan-unlinked.test", &[(GonganNotLinked, On::All)])]
-// site-name: 中国 (prefix) and 论坛, in the service name and in each title
+// site-name: 中国 (prefix) and 论坛, in the service name and in each title;
+// 论坛 is also the bulletin-board topic (电子公告), which the record holds no
+// approval for (#15)
 #[case::name_restricted("name-restricted.test", &[
     (NameRestrictedKeyword, On::Record),
     (NameRestrictedKeyword, On::Record),
     (NameRestrictedKeyword, On::All),
     (NameRestrictedKeyword, On::All),
+    (PreApprovalTopic, On::Record),
+    (PreApprovalTopic, On::All),
 ])]
 // access
 #[case::ip_not_filed("ip-not-filed.test", &[(IpNotFiled, On::All)])]

@@ -90,11 +90,22 @@ impl FixtureFarm {
     ///
     /// When the farm cannot start or does not announce its port.
     pub(crate) fn start() -> FixtureFarm {
+        FixtureFarm::start_at(Path::new(SITES))
+    }
+
+    /// Start a farm over the sites in `root` (one folder, or symbolic link
+    /// to one, per host). The farm reads its files on every request, so a
+    /// test can change what a site serves between two scans.
+    ///
+    /// # Panics
+    ///
+    /// When the farm cannot start or does not announce its port.
+    pub(crate) fn start_at(root: &Path) -> FixtureFarm {
         let dir = tempfile::tempdir().expect("temp dir for the farm log");
         let log = dir.path().join("requests.ndjson");
         let mut child = Command::new(farm_bin())
             .arg("--root")
-            .arg(SITES)
+            .arg(root)
             .arg("--log")
             .arg(&log)
             .arg("--exit-on-eof")

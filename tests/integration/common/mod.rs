@@ -12,7 +12,7 @@ mod scan;
 mod server;
 
 pub(crate) use assert::{assert_findings, describe_targets, expand, findings, label, report, On};
-pub(crate) use farm::{farm_bin, farm_scan, records, FarmRequest, FixtureFarm};
+pub(crate) use farm::{farm_bin, farm_scan, records, FarmRequest, FixtureFarm, SITES};
 pub(crate) use process::{
     chromium_children, drain, run_to_end, sigkill, Finished, Sandbox, Watchdog,
 };

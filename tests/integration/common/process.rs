@@ -77,6 +77,33 @@ impl Sandbox {
         pids
     }
 
+    /// The most memory (RSS) any one of the sandbox's renderers held, looked
+    /// at every 50 ms until `done` says so: a lower bound of the true peak,
+    /// so a bound it breaks was broken.
+    pub(crate) fn peak_renderer_memory(&self, done: &mpsc::Receiver<()>) -> u64 {
+        let mut peak = 0;
+        while let Err(mpsc::RecvTimeoutError::Timeout) =
+            done.recv_timeout(Duration::from_millis(50))
+        {
+            for pid in self.processes() {
+                let renderer = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    c.split(|&b| b == 0 || b == b' ')
+                        .any(|a| a == b"--type=renderer")
+                });
+                let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()
+                    .and_then(|s| {
+                        let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+                        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+                    });
+                if let (true, Some(kib)) = (renderer, rss) {
+                    peak = peak.max(kib * 1024);
+                }
+            }
+        }
+        peak
+    }
+
     /// Wait (by pidfd, no polling) until every tagged process has exited,
     /// at most `limit`; returns those still alive.
     pub(crate) fn await_no_processes(&self, limit: Duration) -> Vec<u32> {
