@@ -34,6 +34,9 @@ function () {
   const MAX_SEGMENTS = 200; // per block; a longer run is split into several blocks
   const MAX_TEXT = 2000; // characters per segment or link text
   const MAX_TITLE = 10000;
+  // Headings read per document, and characters per heading.
+  const MAX_HEADINGS = 50;
+  const MAX_HEADING = 500;
   const MAX_LINKS = 200;
   const MAX_LINK_TEXT = 500; // characters of a link's text or href
   const MAX_NODES = 200000; // nodes walked
@@ -545,8 +548,20 @@ function () {
     'img,svg,canvas,video,iframe,frame,object,embed,picture,input') !== null;
   const nav = win.performance.getEntriesByType('navigation')[0];
 
+  // The h1/h2 headings a visitor sees (what the page says it is about, for
+  // the pre-approval topics): their text as shown, the first few only.
+  const headings = [];
+  for (const h of doc.querySelectorAll('h1, h2')) {
+    if (headings.length >= MAX_HEADINGS) break;
+    const text = (h.innerText || '').replace(/\s+/g, ' ').trim();
+    if (text && styleVisible(h) && seenRect(h, h.getClientRects())) {
+      headings.push(clip(text, MAX_HEADING));
+    }
+  }
+
   return {
     title: clip(String(doc.title), MAX_TITLE),
+    headings,
     url: wellFormed(doc.location ? doc.location.href : ''),
     empty: !hasText && !media,
     status: nav && nav.responseStatus ? nav.responseStatus : null,

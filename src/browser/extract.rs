@@ -39,6 +39,9 @@ const WORLD_NAME: &str = "beian-audit";
 #[derive(Debug, Deserialize)]
 pub(super) struct Extracted {
     pub(super) title: String,
+    /// The visible `h1`/`h2` texts, frames' after the page's own.
+    #[serde(default)]
+    pub(super) headings: Vec<String>,
     pub(super) url: String,
     pub(super) empty: bool,
     #[serde(default)]
@@ -153,6 +156,7 @@ pub(super) async fn extract_page(
             }
             top.links.push(link);
         }
+        top.headings.extend(facts.headings);
         top.empty &= facts.empty;
         if depth < MAX_FRAME_DEPTH {
             for child in node.child_frames.unwrap_or_default() {

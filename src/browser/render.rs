@@ -431,6 +431,7 @@ async fn drive(
     snapshot.title = extracted.title;
     snapshot.blocks = extracted.blocks;
     snapshot.links = extracted.links;
+    snapshot.headings = extracted.headings;
     snapshot.unsettled = settled.why_not();
     Ok(snapshot)
 }

@@ -129,7 +129,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         let Some(item) = item else { break };
         let judge = match &mut judge {
             Some(judge) => judge,
-            None => judge.insert(ready_judge(&mut index_task, &mut tally).await),
+            None => judge.insert(ready_judge(&mut index_task, &mut tally, &ctx.config).await),
         };
         let judged = judge_item(judge, item);
         if let Err(e) = write_all(&mut writer, judged, (&mut tally, &mut exit), &ctx.config) {
@@ -293,27 +293,32 @@ fn spawn_index(config: &ScanConfig, done: &DoneSet) -> IndexTask {
 
 /// The judge, once the pre-read index is ready; also tells the progress
 /// display how many records to expect.
-async fn ready_judge(index_task: &mut Option<IndexTask>, tally: &mut Summary) -> Judge {
-    let built = match index_task.take() {
+async fn ready_judge(
+    index_task: &mut Option<IndexTask>,
+    tally: &mut Summary,
+    config: &ScanConfig,
+) -> Judge {
+    let index = match index_task.take() {
         Some(task) => task.await,
         None => Ok(Ok((ScanIndex::default(), None))),
     };
-    match built {
+    let index = match index {
         Ok(Ok((index, total))) => {
             tally.set_total(total);
-            Judge::new(index)
+            index
         }
         // The file was readable a moment ago; without the index only the
         // cross-record rules lose what other records would have told them.
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot pre-read the input; judging records alone");
-            Judge::new(ScanIndex::default())
+            ScanIndex::default()
         }
         Err(e) => {
             tracing::warn!(error = %e, "input pre-read failed; judging records alone");
-            Judge::new(ScanIndex::default())
+            ScanIndex::default()
         }
-    }
+    };
+    Judge::new(index).with_provider_ranges(config.provider_ranges.clone())
 }
 
 /// Read the input once ahead of the scan to learn every filed domain and
