@@ -20,6 +20,7 @@
 //! rendered at all: a refused host then costs no browser page.
 
 pub mod proxy;
+mod relay;
 mod special;
 
 use std::io;
