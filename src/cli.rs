@@ -1,8 +1,9 @@
 //! The command line, as clap derive types. Doc comments are the `--help`
 //! text. Nothing outside `config` (and `main`) sees these raw values:
-//! `config` turns them into the settings and domain types the scan reads
-//! (`ScanConfig`, `exit::FailOn`, `targets::SchemePolicy`,
-//! `input::InputFormat`).
+//! `config` turns them into the settings and domain types the subcommands
+//! read (`ScanConfig`, `ReportConfig`, `DiffConfig`; `exit::FailOn`,
+//! `targets::SchemePolicy`, `input::InputFormat`, `report::Format`,
+//! `report::labels::Lang`).
 
 use std::path::PathBuf;
 

@@ -20,8 +20,12 @@
 //!   connection of every page goes through its proxy.
 //! - [`browser`] owns Chromium and reports facts ([`page::PageSnapshot`]) or
 //!   whose fault a failure was; it knows no rule.
+//! - [`page`] is those facts as plain data, with the two ways a target can
+//!   have none ([`page::Unreachable`]: the site's fault;
+//!   [`page::TargetFailure`]: whoever's).
 //! - [`filing`] is the 备案 vocabulary (ICP and 公安 numbers, filing-site
-//!   links) shared by `input` and `rules`.
+//!   links, subject types, pre-approval topics) shared by `input` and
+//!   `rules`.
 //! - [`rules`] recognises what a page shows, once ([`rules::Shown`]), and
 //!   judges a record's outcomes; [`judge`] adds what the whole scan knows
 //!   (other records' numbers and landing pages) and hands each record on as
@@ -40,7 +44,8 @@
 //!   once), [`throttle`] (`--rate`, the per-site cap), `browser` (its
 //!   processes' tasks) and `guard` (one task a proxied connection).
 //! - [`cli`] is clap's view of the command line; [`config`] turns it into
-//!   the settings the scan reads, and clap's types stop there.
+//!   the settings `scan`, `report` and `diff` read, and clap's types stop
+//!   there. [`error`] is what stops a run before it starts (exit status 2).
 //! - [`report`] is the `report` subcommand: a scan's output → one HTML page
 //!   (or a CSV) for people; [`diff`] is the `diff` subcommand: two scans'
 //!   outputs compared record by record.
