@@ -11,14 +11,15 @@
 # TMPDIR are /tmp (mount an emptyDir/tmpfs there); every Chromium profile
 # is a temp dir under TMPDIR, removed when its browser closes. The runtime
 # steps live in scripts/image-steps.sh, which CI runs on its host
-# (scripts/check-image-steps.sh) since no Docker engine runs there.
+# (scripts/check-image-steps.sh) since no Docker engine runs there. Only
+# the product package is built: the test tools beside it (tools/) are not.
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin beian-audit \
+    cargo build --release --locked -p beian-audit --bin beian-audit \
  && install -m 0755 target/release/beian-audit /usr/local/bin/beian-audit
 
 FROM debian:bookworm-slim

@@ -53,7 +53,7 @@ scan_args=${BENCH_SCAN_ARGS:-}
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 log "building release binaries"
-cargo build --release --locked --bins >&2
+cargo build --release --locked --workspace --bins >&2
 bench_started=$(date +%s)
 work=$(mktemp -d -t beian-bench.XXXXXX)
 # A snapshot of the binaries: a build by someone else mid-run must not swap

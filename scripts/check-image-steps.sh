@@ -46,10 +46,10 @@ scripts/image-steps.sh verify
 echo "== build, as the Dockerfile does" >&2
 bin=${BEIAN_AUDIT_BIN:-}
 if [ -z "$bin" ]; then
-  cargo build --release --locked --bin beian-audit >&2
+  cargo build --release --locked -p beian-audit --bin beian-audit >&2
   bin=target/release/beian-audit
 fi
-cargo build --locked --bin fixture-farm >&2
+cargo build --locked -p beian-audit-tools --bin fixture-farm >&2
 install -m 0755 "$bin" "$work/beian-audit"
 install -m 0644 fixtures/records/farm.csv "$work/records.csv"
 records=$(($(wc -l <"$work/records.csv") - 1))

@@ -23,7 +23,7 @@ quota=$(awk -v c="$cpus" -v p="$period" 'BEGIN { printf "%d", c * p }')
 bin=${BEIAN_AUDIT_BIN:-}
 farm_bin=${FIXTURE_FARM_BIN:-}
 if [ -z "$bin" ] || [ -z "$farm_bin" ]; then
-  cargo build --release --locked --bins >&2
+  cargo build --release --locked --workspace --bins >&2
   bin=${bin:-target/release/beian-audit}
   farm_bin=${farm_bin:-target/release/fixture-farm}
 fi

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-cargo build --release --locked --bins >&2
+cargo build --release --locked --workspace --bins >&2
 
 farm_log=$(mktemp)
 target/release/fixture-farm --root fixtures/sites >"$farm_log" &

@@ -19,7 +19,7 @@ keep=false
 
 scripts/install-deps.sh
 command -v tmux >/dev/null || { echo "readme-pictures: needs tmux (apt-get install tmux)" >&2; exit 2; }
-cargo build --release --locked --bins >&2
+cargo build --release --locked --workspace --bins >&2
 bin=$PWD/target/release/beian-audit
 shell=/usr/lib/chromium/chromium-headless-shell
 

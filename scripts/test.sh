@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked --all-targets
+# The whole workspace: the product crate and the tools beside it
+# (tools/). Testing the tools builds the fixture farm before any test runs,
+# and the product's integration tests start it from the same directory.
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --locked --workspace --all-targets
 # The container image's steps and the Kubernetes Job, checked on this host
 # (no Docker engine here); the debug binary the tests built stands in for
 # the image's release build.

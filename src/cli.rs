@@ -1,12 +1,13 @@
 //! The command line, as clap derive types. Doc comments are the `--help`
-//! text. Nothing outside `config` sees these raw values.
+//! text. Nothing outside `config` (and `main`) sees these raw values:
+//! `config` turns them into the settings and domain types the subcommands
+//! read (`ScanConfig`, `ReportConfig`, `DiffConfig`; `exit::FailOn`,
+//! `targets::SchemePolicy`, `input::InputFormat`, `report::Format`,
+//! `report::labels::Lang`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::input::InputFormat;
-use crate::report::labels::Lang;
 
 /// Audit China ICP filing (备案) display rules on filed websites, with a
 /// real headless Chromium.
@@ -199,6 +200,26 @@ pub struct ScanArgs {
     /// FILE holds one IP address or CIDR range a line; `#` starts a comment.
     #[arg(long, value_name = "FILE")]
     pub provider_ranges: Option<PathBuf>,
+}
+
+/// `--input-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// CSV with a header row (English or Chinese column names).
+    Csv,
+    /// One JSON object a line.
+    Ndjson,
+    /// One domain a line.
+    Lines,
+}
+
+/// `report --lang`: the language of headings, labels and column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// 简体中文 (the default: most readers are compliance staff in China).
+    Zh,
+    /// English.
+    En,
 }
 
 /// `--log-format`.

@@ -1,5 +1,6 @@
 //! `ScanConfig`: the scan's settings, validated and resolved once from the
-//! raw flags, then read-only. Defaults "from the machine" are decided here.
+//! raw flags, then read-only. Defaults "from the machine" are decided here,
+//! and clap's types end here: the scan reads the domain types they map to.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,15 +10,22 @@ use crate::browser::launch::ResolveRule;
 use crate::browser::recycle::MEMORY_SAMPLE_INTERVAL;
 use crate::browser::{ChromeConfig, RecyclePolicy};
 use crate::cgroup;
-use crate::cli::{FailOn, LogFormat, ScanArgs, SchemePolicy};
+use crate::cli::{self, DiffArgs, LogFormat, ReportArgs, ScanArgs};
 use crate::error::Error;
+use crate::exit::FailOn;
 use crate::input::record::to_ascii_host;
 use crate::input::shard::Shard;
 use crate::input::{InputFormat, InputSource};
+use crate::report::{self, labels::Lang};
 use crate::rules::ProviderRanges;
+use crate::targets::SchemePolicy;
 
 /// Everything a scan needs, frozen before work starts.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent flags of the command line, not states of one machine"
+)]
 pub struct ScanConfig {
     /// Where records come from.
     pub input: InputSource,
@@ -55,14 +63,20 @@ pub struct ScanConfig {
     pub summary: Option<PathBuf>,
     /// `--evidence DIR`, created and made absolute: screenshots of failing targets.
     pub evidence: Option<PathBuf>,
-    /// `--log-format`.
-    pub log_format: LogFormat,
+    /// `--log-format json`: every stderr line a JSON object.
+    pub json_logs: bool,
     /// `--provider-ranges FILE`, read and checked.
     pub provider_ranges: Option<std::sync::Arc<ProviderRanges>>,
 }
 
 impl ScanConfig {
     /// Validate the flags and resolve every default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Flag`] for a flag (or shard variable) that is out of range or
+    /// malformed, or an `--evidence` directory that cannot be created;
+    /// [`Error::Browser`] when no Chromium can be found.
     pub fn from_args(args: ScanArgs) -> Result<ScanConfig, Error> {
         let resolve = args
             .resolve
@@ -109,7 +123,7 @@ impl ScanConfig {
         };
         Ok(ScanConfig {
             input,
-            input_format: args.input_format,
+            input_format: args.input_format.map(input_format),
             output: args.output,
             resume: args.resume,
             concurrency,
@@ -126,18 +140,103 @@ impl ScanConfig {
                 },
             },
             allow_private: args.allow_private,
-            scheme: args.scheme,
+            scheme: scheme(args.scheme),
             timeout: Duration::from_secs(args.timeout),
-            fail_on: args.fail_on,
+            fail_on: fail_on(args.fail_on),
             progress: !args.no_progress,
             rate: args.rate,
             shard: shard_from(args.shard.as_deref(), |k| std::env::var(k).ok())?,
             grace: Duration::from_secs(args.grace),
             summary: args.summary,
             evidence: args.evidence.as_deref().map(evidence_dir).transpose()?,
-            log_format: args.log_format,
+            json_logs: args.log_format == LogFormat::Json,
             provider_ranges,
         })
+    }
+}
+
+/// `beian-audit report`'s settings.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// A scan's output; `-` for stdin.
+    pub input: PathBuf,
+    /// `-o FILE`, or stdout.
+    pub output: Option<PathBuf>,
+    /// `--format`.
+    pub format: report::Format,
+    /// `--lang`.
+    pub lang: Lang,
+    /// `--baseline OLD.ndjson`.
+    pub baseline: Option<PathBuf>,
+}
+
+impl ReportConfig {
+    /// The report's settings from its flags.
+    #[must_use]
+    pub fn from_args(args: ReportArgs) -> ReportConfig {
+        ReportConfig {
+            input: args.input,
+            output: args.output,
+            format: match args.format {
+                cli::ReportFormat::Html => report::Format::Html,
+                cli::ReportFormat::Csv => report::Format::Csv,
+            },
+            lang: match args.lang {
+                cli::Lang::Zh => Lang::Zh,
+                cli::Lang::En => Lang::En,
+            },
+            baseline: args.baseline,
+        }
+    }
+}
+
+/// `beian-audit diff`'s settings.
+#[derive(Debug, Clone)]
+pub struct DiffConfig {
+    /// The earlier scan's output; `-` for stdin.
+    pub old: PathBuf,
+    /// The later scan's output; `-` for stdin.
+    pub new: PathBuf,
+    /// `-o FILE`, or stdout.
+    pub output: Option<PathBuf>,
+}
+
+impl DiffConfig {
+    /// The diff's settings from its flags.
+    #[must_use]
+    pub fn from_args(args: DiffArgs) -> DiffConfig {
+        DiffConfig {
+            old: args.old,
+            new: args.new,
+            output: args.output,
+        }
+    }
+}
+
+/// `--input-format`, as `input` reads it.
+fn input_format(arg: cli::InputFormat) -> InputFormat {
+    match arg {
+        cli::InputFormat::Csv => InputFormat::Csv,
+        cli::InputFormat::Ndjson => InputFormat::Ndjson,
+        cli::InputFormat::Lines => InputFormat::Lines,
+    }
+}
+
+/// `--scheme`, as a target is opened.
+fn scheme(arg: cli::SchemePolicy) -> SchemePolicy {
+    match arg {
+        cli::SchemePolicy::Auto => SchemePolicy::Auto,
+        cli::SchemePolicy::Https => SchemePolicy::Https,
+        cli::SchemePolicy::Http => SchemePolicy::Http,
+    }
+}
+
+/// `--fail-on`, as `exit` decides with it.
+fn fail_on(arg: cli::FailOn) -> FailOn {
+    match arg {
+        cli::FailOn::Error => FailOn::Error,
+        cli::FailOn::Warning => FailOn::Warning,
+        cli::FailOn::Never => FailOn::Never,
     }
 }
 

@@ -8,17 +8,19 @@
 //! renders, so a record whose subject is shared is held until every record
 //! of its subject has finished, then all are judged together. Records of an
 //! unshared subject are judged and written at once.
+//!
+//! What comes out is a [`JudgedRecord`]: the findings and verdict, with
+//! the outcomes they judged. `output` writes it as it is.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::filing::IcpNumber;
-use crate::input::Record;
-use crate::output::report::millis;
-use crate::output::{RecordReport, TargetReport};
+use crate::input::{InputError, Record};
 use crate::rules::{
-    evaluate, registrable_domain, ProviderRanges, ScanFacts, TargetOutcome, Verdict,
+    evaluate, registrable_domain, Evidence, Finding, FindingCode, ProviderRanges, ScanFacts,
+    TargetOutcome, Verdict,
 };
 
 /// What the scan's input files: built before scanning, when the input is a
@@ -65,6 +67,50 @@ pub struct RecordOutcome {
     pub started: Instant,
 }
 
+/// A record with its judgement: what an output line says, decided.
+#[derive(Debug)]
+pub struct JudgedRecord {
+    /// The domain as the input wrote it (empty when the row had none).
+    pub domain: String,
+    /// The input's `id`, untouched.
+    pub id: Option<serde_json::Value>,
+    /// The record's input line.
+    pub line: u64,
+    /// Every broken rule, in SPEC order.
+    pub findings: Vec<Finding>,
+    /// What the findings make of the record.
+    pub verdict: Verdict,
+    /// One outcome per target, in target order (none for a row that could
+    /// not be read).
+    pub targets: Vec<TargetOutcome>,
+    /// From the record's first target's start to its judgement.
+    pub elapsed: Duration,
+}
+
+impl JudgedRecord {
+    /// A row that could not be read: one `input-invalid` finding, no target.
+    #[must_use]
+    pub fn invalid(invalid: InputError) -> JudgedRecord {
+        let finding = Finding::new(
+            FindingCode::InputInvalid,
+            None,
+            Evidence {
+                reason: Some(format!("line {}: {}", invalid.line, invalid.reason)),
+                ..Evidence::default()
+            },
+        );
+        JudgedRecord {
+            domain: invalid.domain.unwrap_or_default(),
+            id: invalid.id,
+            line: invalid.line,
+            verdict: Verdict::Fail,
+            findings: vec![finding],
+            targets: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// Judges finished records, holding those whose subject group is unfinished.
 #[derive(Debug, Default)]
 pub struct Judge {
@@ -77,6 +123,7 @@ pub struct Judge {
 
 impl Judge {
     /// A judge over `index`.
+    #[must_use]
     pub fn new(index: ScanIndex) -> Judge {
         Judge {
             index,
@@ -93,15 +140,16 @@ impl Judge {
         self
     }
 
-    /// Take a finished record; return the reports that can be written now.
-    pub fn accept(&mut self, done: RecordOutcome) -> Vec<RecordReport> {
+    /// Take a finished record; return the records that can be written now.
+    pub fn accept(&mut self, done: RecordOutcome) -> Vec<JudgedRecord> {
         let subject = done
             .record
             .icp_number
             .as_ref()
             .map(|n| n.subject().to_string());
         let Some(subject) = subject.filter(|s| self.index.group_size(s) > 1) else {
-            return vec![self.report(&done, &[])];
+            let findings = self.findings(&done, &[]);
+            return vec![judged(done, findings)];
         };
         let group = self.held.entry(subject.clone()).or_default();
         group.push(done);
@@ -109,38 +157,49 @@ impl Judge {
             return Vec::new();
         }
         let group = self.held.remove(&subject).unwrap_or_default();
-        group.iter().map(|d| self.report(d, &group)).collect()
+        self.judge_group(group)
     }
 
     /// Judge every record still held (their groups never completed, e.g. a
     /// group member was skipped by `--resume` or the scan was interrupted).
-    pub fn finish(&mut self) -> Vec<RecordReport> {
+    pub fn finish(&mut self) -> Vec<JudgedRecord> {
         let held: Vec<Vec<RecordOutcome>> = self.held.drain().map(|(_, g)| g).collect();
-        held.iter()
-            .flat_map(|group| group.iter().map(|d| self.report(d, group)))
+        held.into_iter()
+            .flat_map(|group| self.judge_group(group))
             .collect()
     }
 
-    fn report(&self, done: &RecordOutcome, group: &[RecordOutcome]) -> RecordReport {
+    /// Judge every record of a subject group, each with the others' renders.
+    fn judge_group(&self, group: Vec<RecordOutcome>) -> Vec<JudgedRecord> {
+        let findings: Vec<Vec<Finding>> = group.iter().map(|d| self.findings(d, &group)).collect();
+        group
+            .into_iter()
+            .zip(findings)
+            .map(|(done, findings)| judged(done, findings))
+            .collect()
+    }
+
+    /// The findings of `done`, judged with the finished records of its group.
+    fn findings(&self, done: &RecordOutcome, group: &[RecordOutcome]) -> Vec<Finding> {
         let facts = Facts {
             index: &self.index,
             group,
             provider: self.provider.as_deref(),
         };
-        let findings = evaluate(&done.record, &done.outcomes, &facts);
-        RecordReport {
-            domain: done.record.domain.clone(),
-            id: done.record.id.clone(),
-            line: done.record.line,
-            verdict: Verdict::of(&findings),
-            findings,
-            targets: done
-                .outcomes
-                .iter()
-                .map(TargetReport::from_outcome)
-                .collect(),
-            elapsed_ms: millis(done.started.elapsed()),
-        }
+        evaluate(&done.record, &done.outcomes, &facts)
+    }
+}
+
+/// `done` with its `findings`, judged now.
+fn judged(done: RecordOutcome, findings: Vec<Finding>) -> JudgedRecord {
+    JudgedRecord {
+        domain: done.record.domain,
+        id: done.record.id,
+        line: done.record.line,
+        verdict: Verdict::of(&findings),
+        findings,
+        targets: done.outcomes,
+        elapsed: done.started.elapsed(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use beian_audit::cli::{Cli, Command, LogFormat};
-use beian_audit::config::ScanConfig;
+use beian_audit::config::{DiffConfig, ReportConfig, ScanConfig};
 use beian_audit::output::summary::LogWriter;
 use beian_audit::ExitStatus;
 
@@ -39,8 +39,12 @@ fn main() -> ExitCode {
                         let config = ScanConfig::from_args(args)?;
                         Ok(beian_audit::scan::run(config).await?)
                     }
-                    Command::Report(args) => Ok(beian_audit::report::run(&args)?),
-                    Command::Diff(args) => Ok(beian_audit::diff::run(&args)?),
+                    Command::Report(args) => {
+                        Ok(beian_audit::report::run(&ReportConfig::from_args(args))?)
+                    }
+                    Command::Diff(args) => {
+                        Ok(beian_audit::diff::run(&DiffConfig::from_args(args))?)
+                    }
                 }
             })
         });

@@ -48,6 +48,16 @@ pub struct PageSnapshot {
     pub unsettled: Option<String>,
 }
 
+/// Whether two URLs name the same page (as parsed: `HTTP://A.cn` is
+/// `http://a.cn/`; two texts that do not parse, when they are equal).
+#[must_use]
+pub fn same_url(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Text of one block-level container: its inline pieces in document order.
 ///
 /// A number split over inline elements (`京ICP备<span>12345678号</span>-1`)
@@ -64,6 +74,7 @@ pub struct TextBlock {
 
 impl TextBlock {
     /// The block's text: every segment's text, joined without separators.
+    #[must_use]
     pub fn text(&self) -> String {
         self.segments.iter().map(|s| s.text.as_str()).collect()
     }

@@ -21,6 +21,7 @@ impl Device {
     pub const ALL: [Device; 2] = [Device::Desktop, Device::Mobile];
 
     /// The SPEC name: `desktop` or `mobile`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Device::Desktop => "desktop",
@@ -35,6 +36,29 @@ impl std::fmt::Display for Device {
     }
 }
 
+/// Which schemes a target's homepage is opened with (`--scheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemePolicy {
+    /// https first, then http when https cannot connect.
+    Auto,
+    /// https only.
+    Https,
+    /// http only.
+    Http,
+}
+
+impl SchemePolicy {
+    /// The schemes to try, in order.
+    #[must_use]
+    pub fn schemes(self) -> &'static [&'static str] {
+        match self {
+            SchemePolicy::Auto => &["https", "http"],
+            SchemePolicy::Https => &["https"],
+            SchemePolicy::Http => &["http"],
+        }
+    }
+}
+
 /// One host of a record, seen as one device.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
@@ -46,6 +70,7 @@ pub struct Target {
 
 impl Target {
     /// The homepage URL of this target for `scheme` (`http` or `https`).
+    #[must_use]
     pub fn url(&self, scheme: &str) -> String {
         format!("{scheme}://{}/", self.host)
     }
@@ -53,6 +78,7 @@ impl Target {
 
 /// The hosts a record asks to check: apex, `www.` and its extra `hosts`,
 /// each once, in that order.
+#[must_use]
 pub fn hosts(record: &Record) -> Vec<String> {
     let apex = record
         .ascii_domain
@@ -69,6 +95,7 @@ pub fn hosts(record: &Record) -> Vec<String> {
 }
 
 /// Every target of a record: each host as desktop, then as mobile.
+#[must_use]
 pub fn expand(record: &Record) -> Vec<Target> {
     hosts(record)
         .into_iter()

@@ -25,6 +25,7 @@ pub struct SitePermit {
 
 impl Throttle {
     /// `rate`: at most that many page loads a second in all (`None`: no limit).
+    #[must_use]
     pub fn new(rate: Option<NonZeroU32>) -> Throttle {
         Throttle {
             // A burst of one: loads are spread evenly, never bunched.

@@ -29,6 +29,7 @@ pub struct BrowserVersion {
 impl BrowserVersion {
     /// Parse `Browser.getVersion`'s `product` (`HeadlessChrome/156.0.8078.108`)
     /// and `userAgent`.
+    #[must_use]
     pub fn parse(product: &str, user_agent: &str) -> Self {
         let full_version = product
             .rsplit_once('/')
@@ -84,6 +85,7 @@ impl DeviceProfile {
     /// with `HeadlessChrome` replaced by `Chrome` (version reduced to
     /// `<major>.0.0.0` as real Chrome sends it). Mobile: a current Chrome
     /// on Android, 390×844 at DPR 3, touch, with a matching user agent.
+    #[must_use]
     pub fn for_device(device: Device, version: &BrowserVersion) -> Self {
         match device {
             Device::Desktop => DeviceProfile {

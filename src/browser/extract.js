@@ -1,17 +1,17 @@
 // extract.js — the facts of one rendered document, read once settling is over.
 //
-// render.rs evaluates this function in an ISOLATED world
+// extract.rs evaluates this function in an ISOLATED world
 // (Page.createIsolatedWorld): it shares the page's DOM but none of its
 // JavaScript globals, so a site that replaces Array.prototype.map,
 // JSON.stringify or Element.prototype.getBoundingClientRect cannot disturb it.
 // It runs once in every frame a visitor sees (the top document, iframes,
-// frames of a frameset); render.rs places each frame's facts in the top
+// frames of a frameset); extract.rs places each frame's facts in the top
 // page with `placement` below.
 //
 // Called with `this` an Element (Runtime.callFunctionOn on a frame's owner
 // element), it returns that element's placement in its own document:
 //   { width, height, visible, in_footer, view_width, view_height }
-// Otherwise it reads the whole document and returns render.rs's `Extracted`:
+// Otherwise it reads the whole document and returns extract.rs's `Extracted`:
 //   { title, url, empty, status,
 //     blocks: [{ segments: [{ text, href, visible, in_footer }] }],
 //     links:  [{ text, href, visible, in_footer }] }

@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+use super::process;
 use super::BrowserError;
 
 /// How long a starting Chromium may take to print its `DevTools` address.
@@ -142,6 +143,11 @@ impl ChromeConfig {
     /// `/usr/bin/chromium`) is replaced by the real binary it starts
     /// (`/usr/lib/chromium/chromium`): a wrapper that does not `exec` would
     /// leave us holding the wrong process id.
+    ///
+    /// # Errors
+    ///
+    /// [`BrowserError::Launch`] when `explicit` is not an executable file, or
+    /// when none is given and no known Chromium is on `PATH`.
     pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, BrowserError> {
         if let Some(path) = explicit {
             return if is_executable(path) {
@@ -356,7 +362,7 @@ impl ChromeProcess {
             profile.path().join(OWNER_FILE),
             owner_tag(std::process::id()),
         );
-        let args = config.args(profile.path(), proxy, sys::is_root());
+        let args = config.args(profile.path(), proxy, process::is_root());
         let mut command = Command::new(&config.executable);
         command
             .args(&args)
@@ -370,7 +376,7 @@ impl ChromeProcess {
             .kill_on_drop(true)
             // Its own process group, so close() can kill every helper at once.
             .process_group(0);
-        sys::set_parent_death_signal(&mut command);
+        process::set_parent_death_signal(&mut command);
         let mut child = command
             .spawn()
             .map_err(|e| launch_err(format!("cannot execute: {e}")))?;
@@ -396,7 +402,7 @@ impl ChromeProcess {
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    sys::kill_group(pid);
+                    process::kill_group(pid);
                     return Err(launch_err(format!("no DevTools address within {timeout:?}: {}", seen.join(" | "))));
                 }
             }
@@ -419,7 +425,7 @@ impl ChromeProcess {
     /// SIGKILL the whole process group, reap the browser (bounded) and
     /// remove the profile.
     pub(crate) async fn kill(mut self) {
-        sys::kill_group(self.pid);
+        process::kill_group(self.pid);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
         self.remove_profile();
     }
@@ -444,84 +450,10 @@ impl ChromeProcess {
 impl Drop for ChromeProcess {
     fn drop(&mut self) {
         if self.profile.is_some() {
-            sys::kill_group(self.pid);
+            process::kill_group(self.pid);
         }
         self.stderr_task.abort();
         self.remove_profile();
-    }
-}
-
-/// The few libc calls process management needs.
-pub(crate) mod sys {
-    use tokio::process::Command;
-
-    /// Whether we run as root (Chromium then needs `--no-sandbox`).
-    #[expect(unsafe_code, reason = "geteuid has no preconditions and cannot fail")]
-    pub(super) fn is_root() -> bool {
-        // SAFETY: geteuid is always successful and touches no memory of ours.
-        unsafe { libc::geteuid() == 0 }
-    }
-
-    /// Make the kernel SIGKILL Chromium when the thread that spawned it dies,
-    /// so no browser outlives a worker killed by SIGKILL.
-    ///
-    /// `PR_SET_PDEATHSIG` fires on the death of the spawning *thread*: spawn
-    /// from a tokio worker (which lives as long as the runtime), never from
-    /// `spawn_blocking`, whose threads exit after an idle timeout.
-    #[expect(
-        unsafe_code,
-        reason = "pre_exec runs between fork and exec; prctl and getppid are async-signal-safe"
-    )]
-    pub(super) fn set_parent_death_signal(command: &mut Command) {
-        let parent = std::process::id();
-        // SAFETY: the closure only calls async-signal-safe functions and
-        // allocates nothing.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died before prctl took effect.
-                if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
-    }
-
-    /// SIGKILL one process of a browser's tree (a renderer over its memory
-    /// limit).
-    #[expect(unsafe_code, reason = "kill(2) of a child of a browser we spawned")]
-    pub(crate) fn kill_process(pid: u32) {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return;
-        };
-        if pid <= 1 {
-            return;
-        }
-        // SAFETY: kill has no memory-safety preconditions; the caller found
-        // `pid` among the live descendants of a browser it spawned.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    }
-
-    /// SIGKILL the process group led by `pid` (the browser and its helpers).
-    #[expect(unsafe_code, reason = "kill(2) on a process group we created")]
-    pub(super) fn kill_group(pid: u32) {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return;
-        };
-        if pid <= 1 {
-            return;
-        }
-        // SAFETY: kill has no memory-safety preconditions; the group is ours
-        // because we spawned its leader with process_group(0) and have not
-        // reaped it yet.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
     }
 }
 

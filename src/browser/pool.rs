@@ -1,5 +1,6 @@
-//! `BrowserPool`: N Chromium processes, each rendering several pages at
-//! once, each page in its own browser context; a [`Tab`] keeps its page for
+//! `BrowserPool`: N Chromium processes (see `instance`) in slots, each
+//! rendering several pages at once, each page in its own browser context;
+//! it leases a browser to a [`Tab`](super::Tab) (see `tab`), which keeps its page for
 //! several renders in a row (a record's targets). A browser that dies is
 //! replaced; the targets that were on it get [`BrowserError::Crashed`] so
 //! the scan can retry them. A browser that served its quota of pages or
@@ -7,85 +8,25 @@
 //! is started, takes its place for new pages, and the old one closes after
 //! its last page, failing none of them.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::browser::{
-    BrowserContextId, CloseParams, GetVersionParams, SetDownloadBehaviorBehavior,
-    SetDownloadBehaviorParams,
-};
-use chromiumoxide::cdp::browser_protocol::network::ClearBrowserCacheParams;
-use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
-use chromiumoxide::cdp::browser_protocol::target::{
-    CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
-    EventTargetCrashed, EventTargetCreated,
-};
-use chromiumoxide::handler::HandlerConfig;
-use chromiumoxide::listeners::EventStream;
-use chromiumoxide::{Browser, Page};
-use futures::StreamExt;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::device::{BrowserVersion, DeviceProfile};
-use super::launch::{ChromeProcess, LAUNCH_TIMEOUT};
+use super::instance::{lock, Instance, BROWSER_COMMAND_TIMEOUT};
+use super::launch::LAUNCH_TIMEOUT;
+use super::process;
 use super::recycle::{self, RecyclePolicy, RecycleReason};
-use super::render::{self, timed, PageSetup, RenderJob};
-use super::{BrowserError, ChromeConfig, RenderError};
-use crate::guard::{Policy, Proxy, ProxyConfig, Session};
-use crate::page::{PageSnapshot, Unreachable};
-use crate::targets::{Device, Target};
+use super::{BrowserError, ChromeConfig};
+use crate::guard::{Proxy, Session};
 
-/// Longest a browser-level command (context, page creation) may take before
-/// the browser counts as hung and is replaced.
-const BROWSER_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest a page teardown may take; the browser finishes it on its own.
-const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a closing browser may take to exit before it is killed.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
-/// How long a browser may take to answer whether it is still there, after
-/// a render failed the way a dead browser's renders fail (see
-/// `OpenTab::render`).
-const DEATH_NEWS: Duration = Duration::from_secs(1);
-/// A renderer crash is retried once when at least this much budget is left.
-const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
 /// How often each renderer's memory is checked against `--page-memory`: a
 /// page that allocates without end grows by hundreds of MiB a second, and
 /// V8's own heap limit stops its scripts in between.
 const RENDERER_SAMPLE: Duration = Duration::from_millis(500);
-/// How long a crashed render waits for the browser's word on why.
-const CRASH_NEWS: Duration = Duration::from_millis(500);
-
-/// What a render captures besides the page facts.
-#[derive(Debug, Clone, Default)]
-pub struct RenderOptions {
-    /// Also take a PNG of the bottom of the page (`--evidence`): one more
-    /// CDP round trip and an encode, so only when asked for.
-    pub screenshot_bottom: bool,
-    /// A rate limit to wait for right before `Page.navigate` (`--rate`):
-    /// there, and not before the page is set up, so that the loads a server
-    /// sees are spread as evenly as the limit says. The wait does not count
-    /// against the target's budget.
-    pub navigate_gate: Option<Arc<governor::DefaultDirectRateLimiter>>,
-    /// A URL another render of the same device already landed on (the
-    /// `www.` page an apex redirects to): when this navigation's document
-    /// request reaches it, the render stops there and returns the redirect
-    /// facts marked [`crate::page::PageSnapshot::joined`], instead of rendering the same
-    /// page twice.
-    pub join_at: Option<String>,
-}
-
-/// A render's page facts, and what [`RenderOptions`] asked for.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    /// The page facts, as [`BrowserPool::render`] returns them.
-    pub snapshot: PageSnapshot,
-    /// The PNG of the page's bottom, when asked for and it could be taken.
-    pub screenshot: Option<Vec<u8>>,
-}
 
 /// A pool of Chromium processes. `Send + Sync`: render from many tasks
 /// through `&self`.
@@ -122,125 +63,33 @@ enum SlotState {
     Down(String),
 }
 
-/// One connected Chromium.
-struct Instance {
-    browser: Browser,
-    pid: u32,
-    generation: u64,
-    version: BrowserVersion,
-    alive: watch::Receiver<bool>,
-    process: tokio::sync::Mutex<Option<ChromeProcess>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Pages in flight on it.
-    in_flight: AtomicUsize,
-    /// Pages it has rendered.
-    pages: AtomicU64,
-    /// A replacement is being started for it.
-    recycling: AtomicBool,
-    /// Out of its slot: takes no new page, closes after its last one.
-    draining: AtomicBool,
-    /// Its shutdown has started.
-    retired: AtomicBool,
-    /// How each of its pages' renderers ended, by target id (Chromium's
-    /// termination status: `oom`, `killed`, `crashed`, …).
-    crashes: watch::Sender<HashMap<String, String>>,
-    /// When the memory watch last killed one of its renderers.
-    memory_kill: Mutex<Option<Instant>>,
-}
-
-impl Instance {
-    fn is_alive(&self) -> bool {
-        *self.alive.borrow()
-    }
-
-    /// Why the renderer of `page`, which crashed during a render that
-    /// started at `since`, is gone, when memory is why: the memory watch
-    /// killed it (`killed`), or it ran out of memory where the system says
-    /// so (`oom`). Waits a moment for the browser's news of the crash, which
-    /// comes beside the page's own. (V8 running out of its heap ends a
-    /// renderer as `crashed`, like any other crash.)
-    async fn out_of_memory(
-        &self,
-        page: &Page,
-        since: Instant,
-        limit: Option<u64>,
-    ) -> Option<Unreachable> {
-        let limit_mib = limit? >> 20;
-        let target = page.target_id().as_ref().to_owned();
-        let mut crashes = self.crashes.subscribe();
-        let news = crashes.wait_for(|c| c.contains_key(&target));
-        let status = match timed(news, Instant::now() + CRASH_NEWS).await {
-            Some(Ok(crashes)) => crashes.get(&target).cloned(),
-            _ => None,
-        };
-        let killed = lock(&self.memory_kill).is_some_and(|at| at >= since);
-        let memory = match status.as_deref() {
-            Some("oom") => true,
-            Some("killed") | None => killed,
-            Some(_) => false,
-        };
-        memory.then_some(Unreachable::OutOfMemory { limit_mib })
-    }
-
-    /// Resolves once the browser's connection has ended.
-    async fn died(&self) {
-        let mut alive = self.alive.clone();
-        let _ = alive.wait_for(|a| !*a).await;
-    }
-
-    /// Kill a browser that stopped answering; its handler then ends and the
-    /// pool replaces it.
-    async fn kill(&self) {
-        tracing::warn!(pid = self.pid, "killing an unresponsive Chromium");
-        if let Some(process) = self.process.lock().await.take() {
-            process.kill().await;
-        }
-    }
-
-    /// Close the browser, kill what remains of it, remove its profile.
-    async fn shutdown(&self) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            self.browser.execute(CloseParams::default()),
-        )
-        .await;
-        if let Some(process) = self.process.lock().await.take() {
-            process.wait_or_kill(EXIT_GRACE).await;
-        }
-        self.abort_tasks();
-    }
-
-    fn abort_tasks(&self) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
-        }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.abort_tasks();
-    }
-}
-
 /// A browser chosen for one tab; counts as one page in flight.
-struct Lease {
+pub(super) struct Lease {
     pool: Arc<PoolInner>,
-    instance: Arc<Instance>,
+    /// The browser.
+    pub(super) instance: Arc<Instance>,
     slot: usize,
 }
 
 impl Lease {
+    /// A guard session for one browser context on it (see [`Session`]).
+    pub(super) async fn session(&self) -> std::io::Result<Session> {
+        self.pool.guard.session().await
+    }
+
+    /// What one page's renderer may hold (`--page-memory`).
+    pub(super) fn page_memory(&self) -> Option<u64> {
+        self.pool.config.page_memory
+    }
+
     /// Whether the browser still takes pages (alive, not being recycled).
-    fn usable(&self) -> bool {
+    pub(super) fn usable(&self) -> bool {
         self.instance.is_alive() && !self.instance.draining.load(Ordering::SeqCst)
     }
 
     /// Count one more render on the browser; start its recycle when that
     /// was its quota.
-    fn count_render(&self) {
+    pub(super) fn count_render(&self) {
         let pages = self.instance.pages.fetch_add(1, Ordering::AcqRel) + 1;
         if let Some(reason) = self.pool.recycle.reason(pages, None) {
             start_recycle(&self.pool, self.slot, &self.instance, reason);
@@ -260,33 +109,15 @@ impl Drop for Lease {
 }
 
 impl BrowserPool {
-    /// Start `browsers` Chromium processes (at least one).
-    ///
-    /// Their network guard applies `config.resolve` and refuses internal
-    /// addresses; [`BrowserPool::launch_behind`] takes a guard of your own.
-    /// Browsers are recycled by [`RecyclePolicy::default`].
-    pub async fn launch(
-        config: ChromeConfig,
-        browsers: usize,
-    ) -> Result<BrowserPool, BrowserError> {
-        let policy = Policy {
-            resolve: config.resolve.clone(),
-            allow_private: false,
-        };
-        let guard =
-            Proxy::start(ProxyConfig::new(policy))
-                .await
-                .map_err(|e| BrowserError::Launch {
-                    path: config.executable.display().to_string(),
-                    reason: format!("cannot start the network guard: {e}"),
-                })?;
-        Self::launch_behind(config, browsers, guard, RecyclePolicy::default()).await
-    }
-
     /// Start `browsers` Chromium processes (at least one) whose every
     /// connection goes through `guard`, the pool's from now on, and which
     /// are recycled as `recycle` says.
-    pub async fn launch_behind(
+    ///
+    /// # Errors
+    ///
+    /// [`BrowserError::Launch`] when a browser cannot be started (the ones
+    /// that did start are closed again).
+    pub async fn launch(
         config: ChromeConfig,
         browsers: usize,
         guard: Proxy,
@@ -333,59 +164,6 @@ impl BrowserPool {
         Ok(pool)
     }
 
-    /// Render `url` as `target.device` within `budget` and extract its facts.
-    ///
-    /// Each call gets a fresh browser context (no cookies or storage shared
-    /// between sites) on the live browser with the fewest pages in flight.
-    pub async fn render(
-        &self,
-        target: &Target,
-        url: &str,
-        budget: Duration,
-    ) -> Result<PageSnapshot, RenderError> {
-        let rendered = self
-            .render_with(target, url, budget, RenderOptions::default())
-            .await?;
-        Ok(rendered.snapshot)
-    }
-
-    /// [`BrowserPool::render`], plus what `options` ask to capture while the
-    /// page is still open (a screenshot for `--evidence`).
-    pub async fn render_with(
-        &self,
-        target: &Target,
-        url: &str,
-        budget: Duration,
-        options: RenderOptions,
-    ) -> Result<Rendered, RenderError> {
-        let mut tab = self.tab();
-        let rendered = tab.render_with(target, url, budget, options).await;
-        tab.close().await;
-        rendered
-    }
-
-    /// A tab for several renders in a row, such as the targets of one record
-    /// (see [`Tab`]). It opens a page at its first render.
-    pub fn tab(&self) -> Tab<'_> {
-        Tab {
-            pool: self,
-            open: None,
-        }
-    }
-
-    /// Process ids of the pool's live browsers (for tests and diagnostics);
-    /// a recycled browser still finishing its pages is not among them.
-    pub fn pids(&self) -> Vec<u32> {
-        self.inner
-            .slots
-            .iter()
-            .filter_map(|slot| match &*lock(&slot.state) {
-                SlotState::Live(instance) if instance.is_alive() => Some(instance.pid),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// Close every browser, kill stragglers and remove their profiles.
     pub async fn close(self) {
         let inner = self.inner;
@@ -425,7 +203,7 @@ impl BrowserPool {
 
     /// The live browser with the fewest pages in flight, relaunching a dead
     /// one when none is live; waits for a starting one until `end`.
-    async fn lease(&self, end: Instant) -> Result<Lease, BrowserError> {
+    pub(super) async fn lease(&self, end: Instant) -> Result<Lease, BrowserError> {
         let inner = &self.inner;
         loop {
             if inner.closed.load(Ordering::Acquire) {
@@ -490,531 +268,24 @@ impl BrowserPool {
     }
 }
 
-/// A page kept open for several renders in a row: the targets of one
-/// record render one after another in it.
-///
-/// Opening a page is half of what a plain visit costs Chromium (a browser
-/// context, a target and a renderer process: about 0.12 CPU s of a visit's
-/// 0.25 in `bench-floor` on this project's benchmark machine), and a
-/// record's `www.` and apex hosts are one site, so their renders in one page
-/// share one renderer process as well.
-///
-/// Each render still starts as a first visit: before it, the context's
-/// cookies and the storage of the origins the last render went through are
-/// cleared, and the HTTP cache when the device changes (it is kept between
-/// `www.` and the apex of one device, and so is the tab's session
-/// storage). After a
-/// failed render, one whose page never loaded (see `PageSetup::reusable`),
-/// or once its browser is being recycled, the page is closed and the next
-/// render opens a fresh one.
-pub struct Tab<'p> {
-    pool: &'p BrowserPool,
-    open: Option<OpenTab>,
-}
-
-impl Tab<'_> {
-    /// Render `url` as `target.device` within `budget` in this tab (see
-    /// [`BrowserPool::render_with`]).
-    pub async fn render_with(
-        &mut self,
-        target: &Target,
-        url: &str,
-        budget: Duration,
-        options: RenderOptions,
-    ) -> Result<Rendered, RenderError> {
-        let mut started = Instant::now();
-        let end = started + budget;
-        let mut budget = budget;
-        let mut retried = false;
-        loop {
-            let open = self.ready(url, target.device, end).await?;
-            let profile = DeviceProfile::for_device(target.device, &open.lease.instance.version);
-            let job = RenderJob {
-                url,
-                profile: &profile,
-                budget,
-                started,
-                gate: options.navigate_gate.as_deref(),
-                join_at: options.join_at.as_deref(),
-            };
-            let mut result = open.render(&job, &options).await;
-            if let Err(RenderError::Site(Unreachable::RendererCrashed)) = result {
-                let limit = open.lease.pool.config.page_memory;
-                let instance = &open.lease.instance;
-                if let Some(why) = instance.out_of_memory(&open.page, started, limit).await {
-                    result = Err(RenderError::Site(why));
-                }
-            }
-            // A page that cannot take the next render goes now, not when
-            // that render comes (its teardown would eat that budget).
-            if result.is_err() || !open.setup.reusable() || !open.lease.usable() {
-                self.close_page().await;
-            }
-            let left = end.saturating_duration_since(Instant::now());
-            match result {
-                Err(RenderError::Site(Unreachable::RendererCrashed))
-                    if !retried && left >= MIN_RETRY_BUDGET =>
-                {
-                    tracing::debug!(url, "renderer crashed; retrying once");
-                    retried = true;
-                    started = Instant::now();
-                    budget = left;
-                }
-                // The retry had only what the crash left of the budget: if
-                // it ran out, the crash is why (SPEC §2), not the clock.
-                Err(RenderError::Site(
-                    Unreachable::Timeout { .. }
-                    | Unreachable::ScriptHung
-                    | Unreachable::StillLoading { .. },
-                )) if retried => {
-                    return Err(RenderError::Site(Unreachable::RendererCrashed));
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Close the tab's page, if it has one.
-    pub async fn close(mut self) {
-        self.close_page().await;
-    }
-
-    async fn close_page(&mut self) {
-        if let Some(open) = self.open.take() {
-            open.close().await;
-        }
-    }
-
-    /// The open page, made ready for a new render of `url` on `device`, or
-    /// a fresh one.
-    async fn ready(
-        &mut self,
-        url: &str,
-        device: Device,
-        end: Instant,
-    ) -> Result<&mut OpenTab, RenderError> {
-        // Reset in place: a record cancelled meanwhile still closes the page
-        // (see `Drop`).
-        // A page that could not take it was closed after its last render;
-        // only its browser may have started recycling since.
-        let reused = match self.open.as_mut() {
-            Some(open) => open.lease.usable() && open.reset(device).await,
-            None => false,
-        };
-        if reused {
-            let open = self.open.as_mut().expect("a page to reuse");
-            open.lease.count_render();
-            tracing::debug!(pid = open.lease.instance.pid, url, "page reused");
-            return Ok(open);
-        }
-        self.close_page().await;
-        let lease = self.pool.lease(end).await?;
-        lease.count_render();
-        let open = OpenTab::open(lease, end).await?;
-        tracing::debug!(pid = open.lease.instance.pid, url, "page opened");
-        Ok(self.open.insert(open))
-    }
-}
-
-impl Drop for Tab<'_> {
-    fn drop(&mut self) {
-        // Dropped without `close` (a cancelled record): close it anyway.
-        if let (Some(open), Ok(runtime)) = (self.open.take(), tokio::runtime::Handle::try_current())
-        {
-            runtime.spawn(open.close());
-        }
-    }
-}
-
-/// A tab's page: a browser context with a guard session of its own (its
-/// proxy sees this page's requests and no other's), one page in it.
-struct OpenTab {
-    lease: Lease,
-    context: BrowserContextId,
-    session: Session,
-    page: Page,
-    /// What earlier renders set up on the page.
-    setup: PageSetup,
-    /// The origins the last render's document passed through and ended
-    /// on, whose storage the next clears.
-    origins: Vec<String>,
-}
-
-impl OpenTab {
-    async fn open(lease: Lease, end: Instant) -> Result<OpenTab, RenderError> {
-        let instance = &lease.instance;
-        let browser = &instance.browser;
-        let hang_at = Instant::now() + BROWSER_COMMAND_TIMEOUT;
-        let setup_end = hang_at.min(end);
-        let session = lease
-            .pool
-            .guard
-            .session()
-            .await
-            .map_err(|e| BrowserError::protocol("network guard session", e))?;
-        let create = CreateBrowserContextParams {
-            dispose_on_detach: Some(true),
-            proxy_server: Some(session.server()),
-            proxy_bypass_list: Some("<-loopback>".to_owned()),
-            ..CreateBrowserContextParams::default()
-        };
-        let context = match timed(browser.execute(create), setup_end).await {
-            Some(Ok(reply)) => reply.result.browser_context_id,
-            Some(Err(e)) => {
-                return Err(crawler_error(instance, "Target.createBrowserContext", e).into())
-            }
-            None => {
-                return Err(hung(instance, "Target.createBrowserContext", hang_at)
-                    .await
-                    .into())
-            }
-        };
-        let page = async {
-            let mut deny = SetDownloadBehaviorParams::new(SetDownloadBehaviorBehavior::Deny);
-            deny.browser_context_id = Some(context.clone());
-            match timed(browser.execute(deny), setup_end).await {
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    return Err(crawler_error(instance, "Browser.setDownloadBehavior", e))
-                }
-                None => return Err(hung(instance, "Browser.setDownloadBehavior", hang_at).await),
-            }
-            let mut params = CreateTargetParams::new("about:blank");
-            params.browser_context_id = Some(context.clone());
-            match timed(browser.new_page(params), setup_end).await {
-                Some(Ok(page)) => Ok(page),
-                Some(Err(e)) => Err(crawler_error(instance, "Target.createTarget", e)),
-                None => Err(hung(instance, "Target.createTarget", hang_at).await),
-            }
-        }
-        .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(e) => {
-                dispose(instance, context).await;
-                return Err(e.into());
-            }
-        };
-        Ok(OpenTab {
-            lease,
-            context,
-            session,
-            page,
-            setup: PageSetup::default(),
-            origins: Vec::new(),
-        })
-    }
-
-    async fn render(
-        &mut self,
-        job: &RenderJob<'_>,
-        options: &RenderOptions,
-    ) -> Result<Rendered, RenderError> {
-        let instance = &self.lease.instance;
-        let result = tokio::select! {
-            result = render::render(&self.page, job, &self.session, &mut self.setup) => result,
-            () = instance.died() => Err(crashed(instance).into()),
-        };
-        tracing::trace!(elapsed = ?job.started.elapsed(), "rendered");
-        let snapshot = match result {
-            Ok(snapshot) => snapshot,
-            // A browser killed under the render fails its commands (seen as
-            // a protocol error, or as an extraction whose world kept
-            // vanishing) a moment before the pool hears the connection end:
-            // ask it.
-            Err(
-                e @ (RenderError::Crawler(BrowserError::Protocol { .. })
-                | RenderError::Site(Unreachable::ScriptHung)),
-            ) => {
-                let asked = instance.browser.execute(GetVersionParams::default());
-                let answered = timed(asked, Instant::now() + DEATH_NEWS).await;
-                if !instance.is_alive() || !matches!(answered, Some(Ok(_))) {
-                    return Err(crashed(instance).into());
-                }
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        let screenshot = if options.screenshot_bottom {
-            render::screenshot_bottom(&self.page, job.profile).await
-        } else {
-            None
-        };
-        self.origins.clear();
-        for url in snapshot.redirects.iter().chain([&snapshot.final_url]) {
-            let origin = url::Url::parse(url).ok().map(|u| u.origin());
-            if let Some(origin) = origin.filter(url::Origin::is_tuple) {
-                let origin = origin.ascii_serialization();
-                if !self.origins.contains(&origin) {
-                    self.origins.push(origin);
-                }
-            }
-        }
-        Ok(Rendered {
-            snapshot,
-            screenshot,
-        })
-    }
-
-    /// Make the page a first visit again, on `device`; `false` when it
-    /// cannot be.
-    ///
-    /// The HTTP cache is kept for renders on the same device, and emptied
-    /// when the device changes: a server that picks the page by user agent
-    /// without saying `Vary: User-Agent` would otherwise hand the phone the
-    /// desktop page (or the desktop's redirect) from the cache.
-    async fn reset(&mut self, device: Device) -> bool {
-        let end = Instant::now() + TEARDOWN_TIMEOUT;
-        let cookies = ClearCookiesParams {
-            browser_context_id: Some(self.context.clone()),
-        };
-        let cookies = async {
-            matches!(
-                timed(self.lease.instance.browser.execute(cookies), end).await,
-                Some(Ok(_))
-            )
-        };
-        let storage = futures::future::join_all(self.origins.iter().map(|origin| async {
-            let clear = ClearDataForOriginParams::new(origin.clone(), FIRST_VISIT_STORAGE);
-            matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
-        }));
-        let profile = DeviceProfile::for_device(device, &self.lease.instance.version);
-        let same_device = self.setup.emulates(&profile);
-        let cache = async {
-            if same_device {
-                return true;
-            }
-            let clear = ClearBrowserCacheParams::default();
-            matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
-        };
-        let (cookies, storage, cache) = tokio::join!(cookies, storage, cache);
-        self.session.begin_render();
-        cookies && storage.into_iter().all(|cleared| cleared) && cache
-    }
-
-    /// Close the page and dispose of its context.
-    async fn close(self) {
-        let instance = &self.lease.instance;
-        // Closing the target rather than Page.close: the latter runs
-        // beforeunload handlers and can hang.
-        let _ = timed(
-            instance
-                .browser
-                .execute(CloseTargetParams::new(self.page.target_id().clone())),
-            Instant::now() + TEARDOWN_TIMEOUT,
-        )
-        .await;
-        dispose(instance, self.context).await;
-    }
-}
-
-/// The storage `OpenTab::reset` clears for the origins a render went through
-/// (`Storage.clearDataForOrigin`'s list; cookies are cleared for the
-/// whole context).
-const FIRST_VISIT_STORAGE: &str =
-    "local_storage,indexeddb,service_workers,cache_storage,file_systems,websql";
-
-async fn dispose(instance: &Instance, context: BrowserContextId) {
-    if !instance.is_alive() {
-        return;
-    }
-    let disposed = timed(
-        instance
-            .browser
-            .execute(DisposeBrowserContextParams::new(context)),
-        Instant::now() + TEARDOWN_TIMEOUT,
-    )
-    .await;
-    match disposed {
-        Some(Ok(_)) => {}
-        Some(Err(e)) => {
-            tracing::debug!(pid = instance.pid, error = %e, "disposing a browser context failed");
-        }
-        None => tracing::debug!(pid = instance.pid, "disposing a browser context timed out"),
-    }
-}
-
-fn crashed(instance: &Instance) -> BrowserError {
-    BrowserError::Crashed {
-        reason: format!("Chromium (pid {}) went away", instance.pid),
-    }
-}
-
-fn crawler_error(
-    instance: &Instance,
-    step: &str,
-    err: chromiumoxide::error::CdpError,
-) -> BrowserError {
-    if instance.is_alive() {
-        BrowserError::protocol(step, err)
-    } else {
-        crashed(instance)
-    }
-}
-
-/// A browser-level command did not answer. Past `hang_at` the browser is
-/// hung and is replaced; before it, only the target's budget ran out.
-async fn hung(instance: &Instance, step: &str, hang_at: Instant) -> BrowserError {
-    if Instant::now() < hang_at {
-        return BrowserError::Protocol {
-            reason: format!("the budget ran out waiting for {step}"),
-        };
-    }
-    instance.kill().await;
-    BrowserError::Crashed {
-        reason: format!("Chromium (pid {}) did not answer {step}", instance.pid),
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding a slot lock leaves plain data behind; keep going.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn set_state(inner: &PoolInner, slot: usize, state: SlotState) {
     *lock(&inner.slots[slot].state) = state;
     inner.changed.notify_waiters();
 }
 
-/// Start, connect and describe one browser for `slot`.
+/// Start a browser for `slot`; the pool hears of its death.
 async fn launch_instance(
     inner: &Arc<PoolInner>,
     slot: usize,
 ) -> Result<Arc<Instance>, BrowserError> {
-    let config = &inner.config;
-    let launch_err = |reason: String| BrowserError::Launch {
-        path: config.executable.display().to_string(),
-        reason,
-    };
-    let process = ChromeProcess::spawn(config, inner.guard.addr(), LAUNCH_TIMEOUT).await?;
-    let pid = process.pid;
-    let handler_config = HandlerConfig {
-        // chromiumoxide ignores certificate errors by default; a bad
-        // certificate is the site's fault and must surface as net::ERR_CERT_*.
-        ignore_https_errors: false,
-        // With a viewport chromiumoxide emulates one and turns touch on for
-        // every page; device.rs does emulation, per page.
-        viewport: None,
-        ..HandlerConfig::default()
-    };
-    let connect = Browser::connect_with_config(process.ws_url.clone(), handler_config);
-    let (browser, mut handler) =
-        match timed(connect, Instant::now() + BROWSER_COMMAND_TIMEOUT).await {
-            Some(Ok(pair)) => pair,
-            Some(Err(e)) => {
-                process.kill().await;
-                return Err(launch_err(format!("cannot connect to DevTools: {e}")));
-            }
-            None => {
-                process.kill().await;
-                return Err(launch_err("DevTools connection timed out".to_owned()));
-            }
-        };
-
     let generation = inner.generations.fetch_add(1, Ordering::AcqRel);
-    let (alive_tx, alive) = watch::channel(true);
     let pool = Arc::downgrade(inner);
-    // The handler logs CDP messages it cannot parse and goes on; it ends
-    // only when the connection does, and that means the browser is gone.
-    let handler_task = tokio::spawn(async move {
-        let reason = loop {
-            match handler.next().await {
-                Some(Ok(())) => {}
-                Some(Err(e)) => break e.to_string(),
-                None => break "DevTools connection closed".to_owned(),
-            }
-        };
-        alive_tx.send_replace(false);
-        tracing::debug!(pid, %reason, "Chromium connection ended");
+    let on_death = move || {
         if let Some(pool) = pool.upgrade() {
             instance_died(&pool, slot, generation);
         }
-    });
-
-    let version = match timed(browser.version(), Instant::now() + BROWSER_COMMAND_TIMEOUT).await {
-        Some(Ok(v)) => BrowserVersion::parse(&v.product, &v.user_agent),
-        other => {
-            handler_task.abort();
-            process.kill().await;
-            return Err(launch_err(format!("Browser.getVersion failed: {other:?}")));
-        }
     };
-    let popups = timed(
-        browser.event_listener::<EventTargetCreated>(),
-        Instant::now() + BROWSER_COMMAND_TIMEOUT,
-    )
-    .await;
-    let instance = Arc::new(Instance {
-        browser,
-        pid,
-        generation,
-        version,
-        alive,
-        process: tokio::sync::Mutex::new(Some(process)),
-        tasks: Mutex::new(vec![handler_task]),
-        in_flight: AtomicUsize::new(0),
-        pages: AtomicU64::new(0),
-        recycling: AtomicBool::new(false),
-        draining: AtomicBool::new(false),
-        retired: AtomicBool::new(false),
-        crashes: watch::Sender::new(HashMap::new()),
-        memory_kill: Mutex::new(None),
-    });
-    if let Some(Ok(crashed)) = timed(
-        instance.browser.event_listener::<EventTargetCrashed>(),
-        Instant::now() + BROWSER_COMMAND_TIMEOUT,
-    )
-    .await
-    {
-        record_crashes(&instance, crashed);
-    }
-    if let Some(Ok(created)) = popups {
-        close_popups(&instance, created);
-    }
-    tracing::debug!(pid, slot, version = %instance.version.full_version, "browser ready");
-    Ok(instance)
-}
-
-/// Keep the browser's word on how each page's renderer ended (see
-/// `Instance::out_of_memory`).
-fn record_crashes(instance: &Arc<Instance>, mut crashed: EventStream<EventTargetCrashed>) {
-    let weak: Weak<Instance> = Arc::downgrade(instance);
-    let task = tokio::spawn(async move {
-        while let Some(event) = crashed.next().await {
-            let Some(instance) = weak.upgrade() else {
-                break;
-            };
-            tracing::debug!(status = %event.status, code = event.error_code, "a page's renderer ended");
-            instance.crashes.send_modify(|c| {
-                c.insert(event.target_id.as_ref().to_owned(), event.status.clone());
-            });
-        }
-    });
-    lock(&instance.tasks).push(task);
-}
-
-/// Close popups as they open, never follow them (SPEC §2).
-fn close_popups(instance: &Arc<Instance>, mut created: EventStream<EventTargetCreated>) {
-    let weak: Weak<Instance> = Arc::downgrade(instance);
-    let task = tokio::spawn(async move {
-        while let Some(event) = created.next().await {
-            let info = &event.target_info;
-            if info.r#type != "page" || info.opener_id.is_none() {
-                continue;
-            }
-            let Some(instance) = weak.upgrade() else {
-                break;
-            };
-            tracing::debug!(url = %info.url, "closing a popup");
-            let close = instance
-                .browser
-                .execute(CloseTargetParams::new(info.target_id.clone()));
-            let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
-        }
-    });
-    lock(&instance.tasks).push(task);
+    Instance::launch(&inner.config, inner.guard.addr(), generation, on_death).await
 }
 
 /// A browser's connection ended: replace it in the background.
@@ -1215,7 +486,7 @@ async fn watch_memory(pool: Weak<PoolInner>) {
                     "stopping a page whose renderer holds more than one page may"
                 );
                 *lock(&instance.memory_kill) = Some(Instant::now());
-                super::launch::sys::kill_process(renderer);
+                process::kill_process(renderer);
             }
             if sample_trees {
                 let pages = instance.pages.load(Ordering::Acquire);

@@ -1,7 +1,7 @@
 // reveal.js — what an inspector does before reading the footer: scroll to
 // the bottom of the homepage and wait for it to stop moving.
 //
-// render.rs evaluates this function in extract.js's isolated world, so the
+// settle.rs evaluates this function in extract.js's isolated world, so the
 // site's scripts can neither see nor disturb its timers and frames; the
 // scrolling itself is the page's, and fires its scroll listeners and
 // IntersectionObservers as a visitor's would (WOW.js, AOS, lazy footers).

@@ -28,10 +28,10 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::error::{classify, DocumentOutcome};
-use super::render::{same_url, timed};
+use super::cdp::timed;
 use super::{BrowserError, RenderError};
-use crate::page::{PageSnapshot, Unreachable};
+use crate::fault::{classify, http_status, DocumentOutcome};
+use crate::page::{same_url, PageSnapshot, Unreachable};
 
 /// No main-frame request for this long after the last one ended: network quiet.
 const NETWORK_QUIET: Duration = Duration::from_millis(300);
@@ -56,7 +56,7 @@ pub(super) enum PageEvent {
     Dialog(Arc<EventJavascriptDialogOpening>),
     /// A request `Fetch.enable` paused: one of the resource types a render
     /// never loads, or the document of a page to join (see
-    /// `network::pause_requests`).
+    /// `guard_view::pause_requests`).
     Paused(Arc<EventRequestPaused>),
     Crashed,
 }
@@ -501,8 +501,7 @@ impl Tracker {
 
     /// An HTTP error status of the committed document.
     pub(super) fn status_failure(&self) -> Option<Unreachable> {
-        let status = self.current_doc()?.status?;
-        (status >= 400).then_some(Unreachable::HttpStatus { status })
+        http_status(self.current_doc()?.status)
     }
 
     pub(super) fn network_quiet(&self, now: Instant) -> bool {
@@ -519,6 +518,21 @@ impl Tracker {
             (Some(end), Some(load)) if end <= load => true,
             (Some(end), _) => now.saturating_duration_since(end) >= NETWORK_QUIET,
         }
+    }
+
+    /// The snapshot of a render that reached `join_at` (see
+    /// `RenderJob::join_at`): its redirect facts, marked joined.
+    pub(super) fn joined(&self, join_at: Option<&str>) -> Option<PageSnapshot> {
+        let join_at = join_at?;
+        let reached = self.join_paused
+            || self
+                .docs
+                .last()
+                .is_some_and(|doc| same_url(&doc.url, join_at));
+        reached.then(|| PageSnapshot {
+            joined: true,
+            ..self.snapshot()
+        })
     }
 
     /// The network facts of the snapshot: status, addresses, redirects.

@@ -37,6 +37,7 @@ impl Change {
     ];
 
     /// The wire name (`new-fail` …).
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Change::NewFail => "new-fail",
@@ -55,6 +56,7 @@ impl Change {
     /// `new-fail` (pass → fail or error) and `fixed` (fail or error → pass)
     /// say; so a record that failed once and could not be judged the other
     /// time is `still-fail`: nothing shows it passes.
+    #[must_use]
     pub fn classify(was: Option<Verdict>, now: Option<Verdict>) -> Change {
         let passes = |v: Verdict| v == Verdict::Pass;
         match (was, now) {
@@ -108,6 +110,7 @@ pub struct RecordChange {
 
 /// The pairs only in `new` (added) and only in `old` (removed), each once,
 /// in their list's order.
+#[must_use]
 pub fn compare(old: &[CodeTarget], new: &[CodeTarget]) -> (Vec<CodeTarget>, Vec<CodeTarget>) {
     let olds: HashSet<&CodeTarget> = old.iter().collect();
     let news: HashSet<&CodeTarget> = new.iter().collect();

@@ -173,17 +173,20 @@ impl OldIndex {
     }
 
     /// How many records it holds.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether it holds none.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The bytes its tables take on the heap (the interned pairs, a few
     /// hundred for a whole scan, aside).
+    #[must_use]
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.bytes.capacity()

@@ -48,6 +48,7 @@ pub struct Key {
 
 impl ScanLine {
     /// The comparison's view of a whole report.
+    #[must_use]
     pub fn from_report(report: &RecordReport) -> ScanLine {
         ScanLine {
             domain: report.domain.clone(),
@@ -66,6 +67,7 @@ impl ScanLine {
     }
 
     /// The record's matching key.
+    #[must_use]
     pub fn key(&self) -> Key {
         let id = match &self.id {
             None | Some(serde_json::Value::Null) => None,

@@ -24,7 +24,7 @@ pub use change::{Change, CodeTarget, RecordChange};
 pub use index::OldIndex;
 pub use lines::{Key, ScanLine, ScanLines};
 
-use crate::cli::DiffArgs;
+use crate::config::DiffConfig;
 use crate::exit::ExitStatus;
 use crate::output::writer::escape_line_separators;
 
@@ -57,6 +57,10 @@ pub enum DiffError {
 
 /// Read OLD's records into the index (see [`OldIndex`]), saying on stderr
 /// (through the log) what was left out.
+///
+/// # Errors
+///
+/// [`DiffError::Read`] when OLD cannot be read.
 pub fn load_old(reader: impl BufRead, name: &str) -> Result<OldIndex, DiffError> {
     let mut lines = ScanLines::new(reader);
     let mut index = OldIndex::default();
@@ -133,6 +137,7 @@ impl Tally {
     }
 
     /// How many records had `change`.
+    #[must_use]
     pub fn count(&self, change: Change) -> u64 {
         Change::ALL
             .iter()
@@ -141,6 +146,7 @@ impl Tally {
     }
 
     /// The one-line summary: `beian-audit diff: 1 new-fail, 2 fixed, …`.
+    #[must_use]
     pub fn line(&self) -> String {
         let parts: Vec<String> = Change::ALL
             .iter()
@@ -150,6 +156,7 @@ impl Tally {
     }
 
     /// 1 when any record is `new-fail`, else 0 (SPEC §6).
+    #[must_use]
     pub fn status(&self) -> ExitStatus {
         if self.count(Change::NewFail) > 0 {
             ExitStatus::Findings
@@ -161,15 +168,20 @@ impl Tally {
 
 /// Run `beian-audit diff`: index OLD, stream NEW, write a line per record
 /// (NEW's order, then OLD-only ones), the summary to stderr.
-pub fn run(args: &DiffArgs) -> Result<ExitStatus, DiffError> {
+///
+/// # Errors
+///
+/// [`DiffError`] when both inputs are stdin, an input cannot be read or
+/// the output cannot be written.
+pub fn run(config: &DiffConfig) -> Result<ExitStatus, DiffError> {
     let stdin = |p: &Path| p == Path::new("-");
-    if stdin(&args.old) && stdin(&args.new) {
+    if stdin(&config.old) && stdin(&config.new) {
         return Err(DiffError::BothStdin);
     }
-    let (old_name, old_reader) = open(&args.old)?;
+    let (old_name, old_reader) = open(&config.old)?;
     let mut old = load_old(old_reader, &old_name)?;
-    let (new_name, new_reader) = open(&args.new)?;
-    let (out_name, out): (String, Box<dyn Write>) = match &args.output {
+    let (new_name, new_reader) = open(&config.new)?;
+    let (out_name, out): (String, Box<dyn Write>) = match &config.output {
         Some(path) => {
             let file = File::create(path).map_err(|source| DiffError::Write {
                 path: path.display().to_string(),
@@ -282,7 +294,7 @@ mod tests {
         );
         std::fs::write(&old_path, old).unwrap();
         std::fs::write(&new_path, new).unwrap();
-        let status = run(&DiffArgs {
+        let status = run(&DiffConfig {
             old: old_path,
             new: new_path,
             output: Some(out_path.clone()),
@@ -410,13 +422,13 @@ mod tests {
 
     #[test]
     fn unreadable_files_and_two_stdins_cannot_run() {
-        let missing = run(&DiffArgs {
+        let missing = run(&DiffConfig {
             old: PathBuf::from("/nonexistent/old.ndjson"),
             new: PathBuf::from("/nonexistent/new.ndjson"),
             output: None,
         });
         assert!(matches!(missing, Err(DiffError::Read { .. })));
-        let both = run(&DiffArgs {
+        let both = run(&DiffConfig {
             old: PathBuf::from("-"),
             new: PathBuf::from("-"),
             output: None,

@@ -62,6 +62,11 @@ impl GonganNumber {
     ///
     /// Any label before the number is allowed (`公安备案号：`); after it only
     /// white space. The text must hold exactly one number.
+    ///
+    /// # Errors
+    ///
+    /// [`GonganParseError`] saying why, when the text is empty, holds no 公安
+    /// number, more than one, or text after the number.
     pub fn parse(text: &str) -> Result<GonganNumber, GonganParseError> {
         let error = |reason| GonganParseError {
             input: text.to_owned(),
@@ -104,11 +109,13 @@ impl GonganNumber {
     }
 
     /// The 14 digits that identify it.
+    #[must_use]
     pub fn digits(&self) -> &str {
         &self.digits
     }
 
     /// The province character as written (`京`, `川` …).
+    #[must_use]
     pub fn province(&self) -> char {
         self.province
     }

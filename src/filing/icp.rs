@@ -118,6 +118,11 @@ impl IcpNumber {
     /// Any label before the number is allowed (`ICP备案号：`,
     /// `网站备案/许可证号：`); after it only white space. The text must hold
     /// exactly one number.
+    ///
+    /// # Errors
+    ///
+    /// [`IcpParseError`] saying why, when the text holds no ICP number (or
+    /// a malformed one), more than one, or text after the number.
     pub fn parse(text: &str) -> Result<IcpNumber, IcpParseError> {
         let error = |reason| IcpParseError {
             input: text.to_owned(),
@@ -168,22 +173,26 @@ impl IcpNumber {
     }
 
     /// Whether this is a service number (has a `-n` suffix).
+    #[must_use]
     pub fn is_service(&self) -> bool {
         self.suffix.is_some()
     }
 
     /// Whether this is a licence-form number (`…ICP证…`, `…B2-…`).
+    #[must_use]
     pub fn is_licence(&self) -> bool {
         self.kind != IcpKind::Filing
     }
 
     /// The region prefix as written canonically: one province character
     /// (`京`, `川` …) or `合字`.
+    #[must_use]
     pub fn region(&self) -> &str {
         self.region
     }
 
     /// The province character, or `None` for `合字` numbers.
+    #[must_use]
     pub fn province(&self) -> Option<char> {
         if self.region == JOINT {
             None
@@ -193,16 +202,19 @@ impl IcpNumber {
     }
 
     /// Which form of number this is.
+    #[must_use]
     pub fn kind(&self) -> IcpKind {
         self.kind
     }
 
     /// The serial digits, as written (`12345678`, `030173`, `20090059`).
+    #[must_use]
     pub fn serial(&self) -> &str {
         &self.serial
     }
 
     /// The service suffix without its dash (`1`, `2A`), if any.
+    #[must_use]
     pub fn suffix(&self) -> Option<&str> {
         self.suffix.as_deref()
     }

@@ -77,6 +77,7 @@ pub enum WrongAddress {
 
 impl MiitLink {
     /// Classify a real link's `href` (callers first check [`is_link`]).
+    #[must_use]
     pub fn classify(href: &str) -> MiitLink {
         let Some(url) = web_url(href) else {
             return MiitLink::Wrong(WrongAddress::Other);
@@ -111,6 +112,7 @@ impl MiitLink {
 ///
 /// `#section` is a link (to the page itself); [`MiitLink::classify`] calls
 /// it `Other`.
+#[must_use]
 pub fn is_link(href: Option<&str>) -> bool {
     let Some(href) = href else {
         return false;

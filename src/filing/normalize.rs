@@ -20,6 +20,7 @@ use unicode_normalization::UnicodeNormalization;
 /// White space is Unicode `White_Space` (so U+3000 ideographic space, NBSP
 /// and line breaks count). The result is a fixed point:
 /// `normalize(&normalize(s)) == normalize(s)`.
+#[must_use]
 pub fn normalize(text: &str) -> String {
     let nfkc: String = text.nfkc().collect();
     let mut out = String::with_capacity(nfkc.len());

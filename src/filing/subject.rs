@@ -130,7 +130,10 @@ const NAMES: &[(SubjectType, &str, &[&str])] = &[
 impl SubjectType {
     /// Read an input value: the Chinese name or an English alias.
     ///
-    /// The error names every accepted value, for the `input-invalid` finding.
+    /// # Errors
+    ///
+    /// A message naming every accepted value, for the `input-invalid`
+    /// finding, when the text is none of them.
     pub fn parse(text: &str) -> Result<SubjectType, String> {
         let key = normalize(text).to_lowercase().replace(['_', ' '], "-");
         NAMES
@@ -146,6 +149,7 @@ impl SubjectType {
     }
 
     /// The Chinese name, as the filing system writes it (`个人`, `企业` …).
+    #[must_use]
     pub fn name_zh(self) -> &'static str {
         NAMES
             .iter()
@@ -155,6 +159,7 @@ impl SubjectType {
 
     /// Whether the kind may use public-affairs words such as 政府 or 监察 in
     /// its names: government bodies and public institutions (SPEC §6).
+    #[must_use]
     pub fn is_public_body(self) -> bool {
         matches!(
             self,
@@ -164,6 +169,7 @@ impl SubjectType {
 
     /// The accepted values, for messages: each Chinese name with its first
     /// English alias.
+    #[must_use]
     pub fn accepted() -> String {
         NAMES
             .iter()

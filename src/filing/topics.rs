@@ -183,6 +183,7 @@ pub const TOPICS: &[TopicWords] = &[
 
 impl Topic {
     /// The topic's row of [`TOPICS`].
+    #[must_use]
     pub fn row(self) -> &'static TopicWords {
         TOPICS
             .iter()
@@ -191,6 +192,7 @@ impl Topic {
     }
 
     /// Its name as `approvals` writes it (`网络游戏`).
+    #[must_use]
     pub fn name(self) -> &'static str {
         self.row().name
     }
@@ -200,6 +202,7 @@ impl Topic {
     /// and `(小说)`; `网络文学（小说）` one, read as its name before the
     /// bracket) and a trailing 信息服务 or 服务 (the filing system's long
     /// names, `新闻信息服务`, `电子公告服务`).
+    #[must_use]
     pub fn parse(text: &str) -> Option<Topic> {
         let key = normalize(text).to_lowercase().replace(['_', ' '], "-");
         let key = key
@@ -222,6 +225,7 @@ impl Topic {
     }
 
     /// The accepted topic names, for messages.
+    #[must_use]
     pub fn accepted() -> String {
         TOPICS
             .iter()
@@ -243,7 +247,9 @@ impl fmt::Display for Topic {
 /// Read an `approvals` value: topics separated by white space, `;`, `,`,
 /// `、` or `/` (full-width forms too), each once, in the order written.
 ///
-/// The error names the unknown item and every accepted topic, for the
+/// # Errors
+///
+/// A message naming the unknown item and every accepted topic, for the
 /// `input-invalid` finding.
 pub fn parse_approvals(text: &str) -> Result<Vec<Topic>, String> {
     let text = normalize(text);
@@ -268,6 +274,7 @@ pub fn parse_approvals(text: &str) -> Result<Vec<Topic>, String> {
 
 /// The approval that lets a name use one of SPEC §1's restricted words:
 /// 新闻网 needs the news approval, 论坛 the bulletin-board one.
+#[must_use]
 pub fn approval_for_restricted_word(word: &str) -> Option<Topic> {
     match word {
         "新闻网" => Some(Topic::News),
@@ -278,6 +285,7 @@ pub fn approval_for_restricted_word(word: &str) -> Option<Topic> {
 
 /// The topics whose words `text` holds, each once in table order, with the
 /// word found (the first of the topic's words that `text` contains).
+#[must_use]
 pub fn topics_in(text: &str) -> Vec<(Topic, &'static str)> {
     let text = normalize(text).to_lowercase();
     TOPICS

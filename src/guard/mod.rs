@@ -20,14 +20,13 @@
 //! rendered at all: a refused host then costs no browser page.
 
 pub mod proxy;
+mod relay;
 mod special;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use futures::future::BoxFuture;
-
-use crate::page::{TargetFailure, Unreachable};
 
 pub use proxy::{Exchange, Outcome, Proxy, ProxyConfig, Session};
 pub use special::{is_internal, refusal};
@@ -66,6 +65,7 @@ pub struct Policy {
 
 impl Policy {
     /// Where `--resolve` sends `host`, if a rule maps it.
+    #[must_use]
     pub fn mapping(&self, host: &str) -> Option<SocketAddr> {
         let host = normalise(host);
         self.resolve.iter().find(|r| r.maps(&host)).map(|r| r.addr)
@@ -121,6 +121,12 @@ pub enum Denial {
 /// when internal). Any other host is looked up once; when any of its
 /// addresses is internal the host is refused whole (unless
 /// `allow_private`), so that no later choice among them can reach inside.
+///
+/// # Errors
+///
+/// [`Denial::Refused`] when the host is, or resolves to, an internal
+/// address (and `allow_private` is off); [`Denial::Unresolved`] when it
+/// does not resolve.
 pub async fn admit(
     policy: &Policy,
     resolver: &dyn Resolver,
@@ -168,21 +174,23 @@ pub(crate) fn normalise(host: &str) -> String {
 }
 
 /// Whether `--resolve` maps `host`.
+#[must_use]
 pub fn is_mapped(host: &str, rules: &[ResolveRule]) -> bool {
     let host = normalise(host);
     rules.iter().any(|r| r.maps(&host))
 }
 
-/// Check `host` before rendering it: `Ok` to go on, or the failure that
-/// ends the target (DNS failure, or an internal address refused).
+/// Check `host` before rendering it: `Ok` to go on, or why no connection
+/// may go to it (`fault::denied` says what that means for a target).
 ///
 /// The proxy enforces the same policy on every connection; this early
 /// check only spares a browser page for a host that would be refused.
-pub async fn check(
-    host: &str,
-    rules: &[ResolveRule],
-    allow_private: bool,
-) -> Result<(), TargetFailure> {
+///
+/// # Errors
+///
+/// [`Denial::Refused`] for an internal address, [`Denial::Unresolved`]
+/// for a host that does not resolve.
+pub async fn check(host: &str, rules: &[ResolveRule], allow_private: bool) -> Result<(), Denial> {
     if is_mapped(host, rules) || allow_private {
         return Ok(());
     }
@@ -190,16 +198,7 @@ pub async fn check(
         resolve: rules.to_vec(),
         allow_private,
     };
-    match admit(&policy, &SystemResolver, host, 443).await {
-        Ok(_) => Ok(()),
-        Err(Denial::Refused { address }) => Err(TargetFailure::AddressRefused {
-            host: host.to_owned(),
-            address: address.to_string(),
-        }),
-        Err(Denial::Unresolved { detail }) => Err(TargetFailure::Unreachable(Unreachable::Dns {
-            detail: format!("{host}: {detail}"),
-        })),
-    }
+    admit(&policy, &SystemResolver, host, 443).await.map(drop)
 }
 
 #[cfg(test)]
@@ -313,7 +312,7 @@ mod tests {
     async fn localhost_is_refused_unless_mapped_or_allowed() {
         let refused = check("localhost", &[], false).await;
         assert!(
-            matches!(refused, Err(TargetFailure::AddressRefused { .. })),
+            matches!(refused, Err(Denial::Refused { .. })),
             "{refused:?}"
         );
         assert_eq!(check("localhost", &[], true).await, Ok(()));

@@ -195,6 +195,7 @@ fn embedded(ip: Ipv6Addr, embedding: Embedding) -> Vec<Ipv4Addr> {
 /// the rest of the IANA special-purpose registries), or an IPv6 address
 /// carrying such an IPv4 address (IPv4-mapped, IPv4-translated,
 /// IPv4-compatible, NAT64, 6to4, Teredo).
+#[must_use]
 pub fn is_internal(ip: IpAddr) -> bool {
     refusal(ip).is_some()
 }
@@ -202,6 +203,7 @@ pub fn is_internal(ip: IpAddr) -> bool {
 /// The name of the range that refuses `ip` (for an IPv6 address carrying
 /// an IPv4 address, the IPv4 address's range), or `None` when `ip` is
 /// allowed.
+#[must_use]
 pub fn refusal(ip: IpAddr) -> Option<&'static str> {
     let range = row(ip)?;
     match (range.treatment, ip) {

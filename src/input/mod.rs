@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use record::{InputError, RawRecord, Record};
 
 /// How the input is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     /// CSV with a header row (English or Chinese column names).
     Csv,
@@ -63,6 +63,7 @@ pub enum InputFatal {
 
 impl InputSource {
     /// A name for messages: the path, or `<stdin>`.
+    #[must_use]
     pub fn name(&self) -> String {
         match self {
             InputSource::Stdin => "<stdin>".to_owned(),
@@ -108,6 +109,11 @@ fn detect(path: Option<&Path>, first_line: &str) -> InputFormat {
 
 /// Open `source` and return the stream of records, lazily read: a
 /// million-line file starts yielding at once and is never held whole.
+///
+/// # Errors
+///
+/// [`InputFatal`] when the input cannot be opened or read, or a CSV has
+/// no usable header (a broken row is an item of the stream instead).
 pub fn read_records(
     source: &InputSource,
     forced: Option<InputFormat>,

@@ -94,6 +94,7 @@ pub enum Field {
 
 impl Field {
     /// The field a header names, ignoring case and surrounding white space.
+    #[must_use]
     pub fn from_header(header: &str) -> Option<Field> {
         let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
         Some(match h.as_str() {
@@ -133,6 +134,10 @@ impl RawRecord {
     }
 
     /// Check every field and build the `Record` of input line `line`.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError`] naming the first field that is missing or malformed.
     pub fn validate(self, line: u64) -> Result<Record, InputError> {
         let fail = |reason: String| InputError {
             line,
@@ -210,6 +215,10 @@ fn parse_ip(text: &str) -> Result<ipnet::IpNet, &'static str> {
 /// A host name in ASCII (punycode) form: lower case, no trailing dot.
 ///
 /// Rejects URLs, ports, paths and anything that is not a DNS name.
+///
+/// # Errors
+///
+/// Why the text is not a host name, for an error message.
 pub fn to_ascii_host(text: &str) -> Result<String, String> {
     let text = text.trim();
     if text.contains("://") || text.contains('/') {

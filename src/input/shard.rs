@@ -17,6 +17,10 @@ impl Shard {
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
     /// Parse `I/N`.
+    ///
+    /// # Errors
+    ///
+    /// A message saying why, when the text is not `I/N` with `0 <= I < N`.
     pub fn parse(text: &str) -> Result<Shard, String> {
         let (i, n) = text
             .split_once('/')
@@ -33,12 +37,14 @@ impl Shard {
     }
 
     /// `Some` when `index < count`.
+    #[must_use]
     pub fn new(index: u64, count: u64) -> Option<Shard> {
         (count > 0 && index < count).then_some(Shard { index, count })
     }
 
     /// Whether this shard scans `item` (a record, or a row that could not
     /// be read: those are reported by exactly one shard too).
+    #[must_use]
     pub fn contains(&self, item: &RecordResult) -> bool {
         if self.count == 1 {
             return true;

@@ -21,6 +21,7 @@ use crate::rules::{FindingCode, Severity};
 use crate::targets::{Device, Target};
 
 /// The file of one target's screenshot in `dir`.
+#[must_use]
 pub fn path(dir: &Path, line: u64, host: &str, device: Device) -> PathBuf {
     let host: String = host
         .chars()

@@ -17,10 +17,10 @@
 //! line is one record also for readers that split on Unicode line breaks.
 
 pub mod evidence;
-pub mod report;
 pub mod resume;
 pub mod summary;
+pub mod wire;
 pub mod writer;
 
-pub use report::{LinkReport, RecordReport, TargetReport};
+pub use wire::{LinkReport, RecordReport, TargetReport};
 pub use writer::NdjsonWriter;

@@ -16,6 +16,10 @@ impl DoneSet {
     /// Read `path` (a missing file is an empty set). A torn last line — a
     /// hard kill in the middle of a write — is cut off the file, so that
     /// appending goes on from whole lines; its record is scanned again.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the file exists but cannot be read or truncated.
     pub fn load(path: &Path) -> io::Result<DoneSet> {
         let file = match OpenOptions::new().read(true).write(true).open(path) {
             Ok(f) => f,
@@ -56,16 +60,19 @@ impl DoneSet {
     }
 
     /// Whether input line `line` is done.
+    #[must_use]
     pub fn contains(&self, line: u64) -> bool {
         self.lines.contains(&line)
     }
 
     /// How many records are done.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.lines.len()
     }
 
     /// Whether nothing is done yet.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }

@@ -2,8 +2,8 @@
 //! to stderr (stdout is data).
 //!
 //! [`Summary`] counts every written [`RecordReport`] (records by verdict,
-//! findings by code, targets, the slowest targets) and decides the exit
-//! status under `--fail-on`. While the scan runs it shows progress: an
+//! findings by code, targets, the slowest targets); it decides nothing
+//! (the exit status is `exit`'s). While the scan runs it shows progress: an
 //! `indicatif` bar when stderr is a terminal (and logs are text), else an
 //! `info` log line every [`LOG_EVERY`]; `--no-progress` turns both off. At
 //! the end it writes a short table to stderr (text logs) or one `info`
@@ -23,12 +23,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use super::report::millis;
+use super::wire::millis;
 use super::writer::escape_line_separators;
 use super::RecordReport;
-use crate::cli::FailOn;
 use crate::error::Error;
-use crate::exit::ExitStatus;
 use crate::rules::{FindingCode, Verdict};
 
 /// How often a progress line is logged when stderr is not a terminal.
@@ -39,8 +37,6 @@ const SLOWEST: usize = 10;
 /// How the scan shows progress and its summary.
 #[derive(Debug, Clone)]
 pub struct SummaryOptions {
-    /// `--fail-on`.
-    pub fail_on: FailOn,
     /// Progress on (not `--no-progress`).
     pub progress: bool,
     /// Logs are JSON (`--log-format json`): no bar, no table; every stderr
@@ -127,7 +123,6 @@ pub struct Summary {
     live: Arc<Live>,
     findings: BTreeMap<FindingCode, u64>,
     slowest: Vec<SlowTarget>,
-    counted: bool,
     /// `--summary FILE`, opened at the start, and its name.
     file: Option<(File, String)>,
     bar: Option<ProgressBar>,
@@ -141,6 +136,10 @@ static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 impl Summary {
     /// Start counting (and showing progress). `summary_file` is created now,
     /// so an unwritable `--summary FILE` fails the scan before it starts.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when `summary_file` cannot be created.
     pub fn new(options: SummaryOptions, summary_file: Option<&Path>) -> io::Result<Summary> {
         let file = match summary_file {
             Some(path) => Some((File::create(path)?, path.display().to_string())),
@@ -165,7 +164,6 @@ impl Summary {
             live,
             findings: BTreeMap::new(),
             slowest: Vec::new(),
-            counted: false,
             file,
             bar,
             ticker,
@@ -197,7 +195,6 @@ impl Summary {
         verdict.fetch_add(1, Ordering::Relaxed);
         for finding in &report.findings {
             *self.findings.entry(finding.code).or_default() += 1;
-            self.counted |= self.options.fail_on.counts(finding);
         }
         for target in &report.targets {
             self.slowest.push(SlowTarget {
@@ -217,16 +214,8 @@ impl Summary {
         }
     }
 
-    /// The exit status the counted findings give under `--fail-on`.
-    pub fn status(&self) -> ExitStatus {
-        if self.counted {
-            ExitStatus::Findings
-        } else {
-            ExitStatus::Passed
-        }
-    }
-
     /// The numbers so far.
+    #[must_use]
     pub fn report(&self, interrupted: bool) -> SummaryReport {
         let elapsed = self.started.elapsed();
         let targets = self.live.targets.load(Ordering::Relaxed);
@@ -250,6 +239,10 @@ impl Summary {
 
     /// End the progress display, write the summary to stderr and to
     /// `--summary FILE`. Only the file can fail.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Output`] when `--summary FILE` cannot be written.
     pub fn finish(mut self, interrupted: bool) -> Result<(), Error> {
         self.stop_progress();
         let summary = self.report(interrupted);
@@ -516,9 +509,8 @@ mod tests {
         }
     }
 
-    fn summary(fail_on: FailOn) -> Summary {
+    fn summary() -> Summary {
         let options = SummaryOptions {
-            fail_on,
             progress: false,
             json_logs: true,
             total: Some(3),
@@ -528,7 +520,7 @@ mod tests {
 
     #[test]
     fn counts_verdicts_codes_targets_and_the_slowest() {
-        let mut s = summary(FailOn::Error);
+        let mut s = summary();
         s.add(&report(
             Verdict::Pass,
             &[FindingCode::IcpNotInFooter],
@@ -563,22 +555,11 @@ mod tests {
             .slowest
             .windows(2)
             .all(|w| w[0].elapsed_ms >= w[1].elapsed_ms));
-        assert_eq!(s.status(), ExitStatus::Findings);
-    }
-
-    #[test]
-    fn the_exit_status_follows_fail_on() {
-        let mut s = summary(FailOn::Error);
-        s.add(&report(Verdict::Pass, &[FindingCode::IcpNotInFooter], &[]));
-        assert_eq!(s.status(), ExitStatus::Passed);
-        let mut s = summary(FailOn::Warning);
-        s.add(&report(Verdict::Pass, &[FindingCode::IcpNotInFooter], &[]));
-        assert_eq!(s.status(), ExitStatus::Findings);
     }
 
     #[test]
     fn the_json_round_trips_with_codes_as_spec_strings() {
-        let mut s = summary(FailOn::Error);
+        let mut s = summary();
         s.add(&report(Verdict::Fail, &[FindingCode::TitleMismatch], &[9]));
         let r = s.report(false);
         let json = serde_json::to_value(&r).unwrap();

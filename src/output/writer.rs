@@ -23,6 +23,7 @@ pub struct NdjsonWriter {
 
 impl NdjsonWriter {
     /// A writer to stdout.
+    #[must_use]
     pub fn stdout() -> NdjsonWriter {
         NdjsonWriter {
             out: Box::new(io::stdout()),
@@ -31,6 +32,10 @@ impl NdjsonWriter {
     }
 
     /// A writer to `path`: truncated, or appended to when `append`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when `path` cannot be opened for writing.
     pub fn file(path: &Path, append: bool) -> io::Result<NdjsonWriter> {
         let file: File = if append {
             OpenOptions::new().create(true).append(true).open(path)?
@@ -44,11 +49,16 @@ impl NdjsonWriter {
     }
 
     /// Where the lines go, for messages.
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Write `report` as one line and flush it.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the write or the flush (a closed pipe included).
     pub fn write(&mut self, report: &RecordReport) -> io::Result<()> {
         let mut line = serde_json::to_vec(report).map_err(io::Error::other)?;
         if let Cow::Owned(escaped) = escape_line_separators(&line) {
@@ -79,6 +89,7 @@ const LINE_SEPARATORS: [(&[u8], &[u8]); 3] = [
 /// Working on bytes is safe: in UTF-8 a character's bytes never occur inside
 /// another's, and `serde_json` writes these characters only inside strings,
 /// where the escape means the same character.
+#[must_use]
 pub fn escape_line_separators(json: &[u8]) -> Cow<'_, [u8]> {
     // Each starts with a lead byte, 0xE2 or 0xC2, which ASCII never has.
     let at = |i: usize| {

@@ -18,6 +18,7 @@ pub struct Baseline {
 
 impl Baseline {
     /// Compare `reports` with the baseline's records in `old`.
+    #[must_use]
     pub fn compare(source: &str, reports: &[RecordReport], mut old: OldIndex) -> Baseline {
         let changes = reports
             .iter()

@@ -18,6 +18,7 @@ use crate::report::labels::Lang;
 /// The whole CSV: BOM, header row, one row per finding (or per passing
 /// record). `changes`, when given, holds each record's change since the
 /// baseline, in `reports`' order, and adds that column.
+#[must_use]
 pub fn render(reports: &[RecordReport], lang: Lang, changes: Option<&[Change]>) -> Vec<u8> {
     let l = lang.labels();
     let mut header = vec![l.domain, l.id, l.verdict];

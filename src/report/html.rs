@@ -60,6 +60,7 @@ pub struct Page<'a> {
 }
 
 /// The whole report page for `reports`.
+#[must_use]
 pub fn render(reports: &[RecordReport], page: &Page<'_>) -> String {
     let record_count = reports.len().to_string();
     let l = page.lang.labels();

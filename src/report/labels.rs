@@ -7,7 +7,7 @@ use crate::diff::Change;
 use crate::rules::{Severity, Verdict};
 
 /// `report --lang`: the language of headings, labels and column names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     /// 简体中文 (the default: most readers are compliance staff in China).
     Zh,
@@ -245,6 +245,7 @@ const EN: Labels = Labels {
 
 impl Lang {
     /// The words of this language.
+    #[must_use]
     pub fn labels(self) -> &'static Labels {
         match self {
             Lang::Zh => &ZH,
@@ -253,6 +254,7 @@ impl Lang {
     }
 
     /// How a verdict reads (its wire name stays in data attributes).
+    #[must_use]
     pub fn verdict(self, verdict: Verdict) -> &'static str {
         match (self, verdict) {
             (Lang::Zh, Verdict::Pass) => "通过",
@@ -265,6 +267,7 @@ impl Lang {
     }
 
     /// How a severity reads.
+    #[must_use]
     pub fn severity(self, severity: Severity) -> &'static str {
         match (self, severity) {
             (Lang::Zh, Severity::Error) => "错误",
@@ -275,6 +278,7 @@ impl Lang {
     }
 
     /// How a change since the baseline reads.
+    #[must_use]
     pub fn change(self, change: Change) -> &'static str {
         match (self, change) {
             (Lang::Zh, Change::NewFail) => "新增不合规",

@@ -18,14 +18,23 @@ pub mod labels;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::cli::{ReportArgs, ReportFormat};
+use crate::config::ReportConfig;
 use crate::exit::ExitStatus;
 use crate::output::RecordReport;
 use baseline::Baseline;
 
 pub use html::{render, Page};
+
+/// `report --format`: what to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One self-contained HTML page.
+    Html,
+    /// A spreadsheet: UTF-8 CSV with a byte-order mark, one row per finding.
+    Csv,
+}
 
 /// Why no report could be written (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +77,11 @@ pub struct ScanOutput {
 /// Read scan output: one [`RecordReport`] a line. Blank lines are ignored;
 /// a line that is not a report (a torn last line of a killed scan, a log
 /// line that strayed into the file) is counted and skipped.
+///
+/// # Errors
+///
+/// The I/O error of reading (a line that is not a report is skipped,
+/// not an error).
 pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
     let mut out = ScanOutput::default();
     for (index, line) in reader.lines().enumerate() {
@@ -87,14 +101,19 @@ pub fn read_reports(reader: impl BufRead) -> io::Result<ScanOutput> {
     Ok(out)
 }
 
-/// Run `beian-audit report`: read `args.input`, write the page to
-/// `args.output` (or stdout).
-pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
-    let stdin = args.input == Path::new("-");
+/// Run `beian-audit report`: read `config.input`, write the page (or the
+/// CSV) to `config.output` (or stdout).
+///
+/// # Errors
+///
+/// [`ReportError::Read`] when the scan output (or the baseline) cannot be
+/// read, [`ReportError::Write`] when the page cannot be written.
+pub fn run(config: &ReportConfig) -> Result<ExitStatus, ReportError> {
+    let stdin = config.input == Path::new("-");
     let source = if stdin {
         "<stdin>".to_owned()
     } else {
-        args.input.display().to_string()
+        config.input.display().to_string()
     };
     let read_err = |source_err: io::Error| ReportError::Read {
         path: source.clone(),
@@ -103,7 +122,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     let scan = if stdin {
         read_reports(io::stdin().lock()).map_err(read_err)?
     } else {
-        let file = File::open(&args.input).map_err(read_err)?;
+        let file = File::open(&config.input).map_err(read_err)?;
         read_reports(BufReader::new(file)).map_err(read_err)?
     };
     if let Some((line, why)) = &scan.first_skipped {
@@ -119,32 +138,32 @@ pub fn run(args: &ReportArgs) -> Result<ExitStatus, ReportError> {
     let base = if stdin {
         None
     } else {
-        args.input.parent().map(Path::to_path_buf)
+        config.input.parent().map(Path::to_path_buf)
     };
-    let baseline = args
+    let baseline = config
         .baseline
         .as_deref()
         .map(|path| read_baseline(path, &scan.reports))
         .transpose()?;
-    let bytes = match args.format {
-        ReportFormat::Html => {
+    let bytes = match config.format {
+        Format::Html => {
             let page = Page {
                 source: &source,
                 skipped: scan.skipped,
                 evidence_base: base.as_deref(),
-                lang: args.lang,
+                lang: config.lang,
                 baseline: baseline.as_ref(),
             };
             render(&scan.reports, &page).into_bytes()
         }
-        ReportFormat::Csv => {
+        Format::Csv => {
             let changes: Option<Vec<_>> = baseline
                 .as_ref()
                 .map(|b| b.changes.iter().map(|c| c.change).collect());
-            csv::render(&scan.reports, args.lang, changes.as_deref())
+            csv::render(&scan.reports, config.lang, changes.as_deref())
         }
     };
-    let (name, result) = if let Some(path) = &args.output {
+    let (name, result) = if let Some(path) = &config.output {
         (path.display().to_string(), write_file(path, &bytes))
     } else {
         let mut out = io::stdout().lock();
@@ -172,7 +191,7 @@ fn read_baseline(path: &Path, reports: &[RecordReport]) -> Result<Baseline, Repo
     Ok(Baseline::compare(&name, reports, old))
 }
 
-fn write_file(path: &PathBuf, bytes: &[u8]) -> io::Result<()> {
+fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = File::create(path)?;
     file.write_all(bytes)?;
     file.flush()

@@ -30,8 +30,7 @@ use crate::input::Record;
 use crate::page::PageSnapshot;
 use crate::rules::finding::wrong_address_reason;
 use crate::rules::{
-    icp_occurrences, offsite_domain, reachable, Evidence, Finding, FindingCode, Occurrence,
-    ScanFacts, TargetOutcome,
+    offsite_domain, reachable, Evidence, Finding, FindingCode, Occurrence, ScanFacts, TargetOutcome,
 };
 
 /// The beian-link findings of every reachable target, in target order.
@@ -141,7 +140,7 @@ fn check_target(
         Finding::new(code, Some(outcome.label()), evidence)
     };
 
-    let shown = icp_occurrences(page);
+    let shown = &outcome.shown.icp;
     if shown.is_empty() {
         return vec![finding(
             FindingCode::IcpNumberMissing,
@@ -157,7 +156,7 @@ fn check_target(
                 filed.region() == "粤"
                     || facts.subject_shares_page(subject, &record.domain, &page.final_url)
             };
-            match judge_number(filed, &shown, subject_accepted) {
+            match judge_number(filed, shown, subject_accepted) {
                 NumberVerdict::Accepted(accepted) => accepted,
                 NumberVerdict::SubjectOnly(subject) => {
                     let code = FindingCode::IcpSubjectNumberOnly;
@@ -170,7 +169,7 @@ fn check_target(
                 }
                 NumberVerdict::Wrong => {
                     let code = FindingCode::IcpNumberWrong;
-                    return vec![finding(code, best(&shown), Evidence::default())];
+                    return vec![finding(code, best(shown), Evidence::default())];
                 }
             }
         }

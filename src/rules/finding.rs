@@ -187,6 +187,7 @@ pub struct Finding {
 impl Finding {
     /// A finding of `code` on `target`, with rule, severity and messages
     /// derived from the code and the evidence.
+    #[must_use]
     pub fn new(code: FindingCode, target: Option<String>, evidence: Evidence) -> Finding {
         let (message, message_zh) = messages(code, &evidence);
         Finding {
@@ -215,6 +216,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict of a record with these findings (SPEC §2).
+    #[must_use]
     pub fn of(findings: &[Finding]) -> Verdict {
         let errors = || findings.iter().filter(|f| f.severity == Severity::Error);
         if errors().any(|f| f.code != FindingCode::CrawlerError) {
@@ -237,6 +239,7 @@ const MIIT_HOME: &str = "https://beian.miit.gov.cn/";
     clippy::too_many_lines,
     reason = "one arm per finding code, read as a table"
 )]
+#[must_use]
 pub fn messages(code: FindingCode, evidence: &Evidence) -> (String, String) {
     let shown = evidence
         .text

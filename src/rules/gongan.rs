@@ -12,8 +12,7 @@ use crate::filing::{GonganNumber, MpsLink};
 use crate::input::Record;
 use crate::page::PageSnapshot;
 use crate::rules::{
-    gongan_occurrences, reachable, Evidence, Finding, FindingCode, Occurrence, ScanFacts,
-    TargetOutcome,
+    reachable, Evidence, Finding, FindingCode, Occurrence, ScanFacts, TargetOutcome,
 };
 
 /// The gongan findings of every reachable target, in target order.
@@ -27,17 +26,20 @@ pub(crate) fn check(
     };
     reachable(outcomes)
         .filter_map(|(outcome, page)| {
-            let (code, evidence) = check_page(filed, page)?;
+            let (code, evidence) = check_page(filed, page, &outcome.shown.gongan)?;
             Some(Finding::new(code, Some(outcome.label()), evidence))
         })
         .collect()
 }
 
-fn check_page(filed: &GonganNumber, page: &PageSnapshot) -> Option<(FindingCode, Evidence)> {
-    let shown: Vec<_> = gongan_occurrences(page)
-        .into_iter()
-        .filter(|o| o.visible)
-        .collect();
+/// The finding of one page, given the 公安 numbers it shows.
+fn check_page(
+    filed: &GonganNumber,
+    page: &PageSnapshot,
+    shown: &[Occurrence<GonganNumber>],
+) -> Option<(FindingCode, Evidence)> {
+    let shown: Vec<Occurrence<GonganNumber>> =
+        shown.iter().filter(|o| o.visible).cloned().collect();
     let mut evidence = Evidence {
         expected: Some(filed.digits().to_owned()),
         ..Evidence::default()

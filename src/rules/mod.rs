@@ -4,17 +4,17 @@
 //! Owns the judgement of SPEC §1–2; knows nothing of how pages are rendered
 //! (it reads `page::PageSnapshot`) nor of how findings are written.
 
-mod access;
 mod beian_link;
 pub mod finding;
 mod fix;
 mod gongan;
 mod name_subject;
+mod no_page;
 pub mod occurrence;
 mod pre_approval;
 pub mod provider;
 mod redirect;
-mod site_access;
+mod served_ip;
 mod site_name;
 mod title_match;
 
@@ -24,7 +24,7 @@ pub(crate) mod test_support;
 use std::time::Duration;
 
 pub use finding::{messages, Evidence, Finding, FindingCode, RuleId, Severity, Verdict};
-pub use occurrence::{gongan_occurrences, icp_occurrences, Occurrence};
+pub use occurrence::{Occurrence, Shown};
 pub use provider::ProviderRanges;
 pub use redirect::{offsite_domain, registrable_domain};
 
@@ -54,10 +54,37 @@ pub struct TargetOutcome {
     /// reached the page that target had already rendered (an apex that
     /// redirects to `www.`); `None` when it rendered its own page.
     pub shared_render: Option<String>,
+    /// What the page of `result` shows, recognised once by
+    /// [`TargetOutcome::new`] (empty when there is no page): the rules
+    /// judge it, the output lists it.
+    pub shown: Shown,
 }
 
 impl TargetOutcome {
+    /// The outcome of `target` navigated at `url`: `result`, and what its
+    /// page shows; no fallback, no shared render, no partial page.
+    #[must_use]
+    pub fn new(
+        target: Target,
+        url: String,
+        result: Result<PageSnapshot, TargetFailure>,
+        elapsed: Duration,
+    ) -> TargetOutcome {
+        let shown = result.as_ref().map(Shown::of).unwrap_or_default();
+        TargetOutcome {
+            target,
+            url,
+            result,
+            elapsed,
+            partial: None,
+            https_error: None,
+            shared_render: None,
+            shown,
+        }
+    }
+
     /// The finding `target` label: the URL with `#desktop` or `#mobile`.
+    #[must_use]
     pub fn label(&self) -> String {
         format!("{}#{}", self.url, self.target.device)
     }
@@ -90,18 +117,18 @@ pub fn evaluate(
     outcomes: &[TargetOutcome],
     facts: &dyn ScanFacts,
 ) -> Vec<Finding> {
-    let mut findings = site_access::check(record, outcomes, facts);
+    let mut findings = no_page::check(record, outcomes, facts);
     findings.extend(title_match::check(record, outcomes, facts));
     findings.extend(beian_link::check(record, outcomes, facts));
     findings.extend(gongan::check(record, outcomes, facts));
     findings.extend(redirect::check(record, outcomes, facts));
-    findings.extend(access::check(record, outcomes, facts));
+    findings.extend(served_ip::check(record, outcomes, facts));
     findings.extend(provider::check(record, outcomes, facts));
     findings.extend(site_name::check(record, outcomes, facts));
     findings.extend(name_subject::check(record, outcomes, facts));
     findings.extend(pre_approval::check(record, outcomes, facts));
     fix::attach(record, &mut findings);
-    // `address-refused` and `crawler-error` come from site_access (one
+    // `address-refused` and `crawler-error` come from no_page (one
     // finding per failed target) but belong to later rules: sort stably.
     findings.sort_by_key(|f| {
         let place = f

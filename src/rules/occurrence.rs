@@ -27,6 +27,28 @@ pub struct Occurrence<T> {
     pub frame: Option<String>,
 }
 
+/// What a page shows: every filing number recognised in it, with where and
+/// how. Made once per rendered target ([`super::TargetOutcome::new`]); the
+/// rules judge it and the output lists it, and neither recognises again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// Every ICP number, as [`icp_occurrences`] finds them.
+    pub icp: Vec<Occurrence<IcpNumber>>,
+    /// Every 公安 number, as [`gongan_occurrences`] finds them.
+    pub gongan: Vec<Occurrence<GonganNumber>>,
+}
+
+impl Shown {
+    /// Recognise what `page` shows.
+    #[must_use]
+    pub fn of(page: &PageSnapshot) -> Shown {
+        Shown {
+            icp: icp_occurrences(page),
+            gongan: gongan_occurrences(page),
+        }
+    }
+}
+
 /// Every ICP number the page shows, hidden ones included, in reading order.
 ///
 /// Text blocks are the source. An anchor text of `page.links` adds a number

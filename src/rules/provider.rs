@@ -2,7 +2,7 @@
 //! `--provider-ranges FILE`, every address a reachable target was served
 //! from lies in one of the hosting provider's own ranges.
 //!
-//! Judged like `ip-not-filed` (`rules::access`): on `page.addresses`, the
+//! Judged like `ip-not-filed` (`rules::served_ip`): on `page.addresses`, the
 //! addresses the network guard connected to for the main document and its
 //! redirect hops; an IPv4-mapped IPv6 address counts as its IPv4 form; an
 //! address that does not parse is not judged; one finding per target and
@@ -36,6 +36,11 @@ impl ProviderRanges {
     /// Read a ranges file: one IP address or CIDR range a line; `#` starts
     /// a comment; blank lines are skipped. A file with no range at all is
     /// an error too (every target would be outside it).
+    ///
+    /// # Errors
+    ///
+    /// [`ProviderRangesError`] naming the first line that is neither an
+    /// address nor a range, or saying that no range was given.
     pub fn parse(text: &str) -> Result<ProviderRanges, ProviderRangesError> {
         let mut nets = Vec::new();
         for (index, line) in text.lines().enumerate() {
@@ -68,17 +73,20 @@ impl ProviderRanges {
     }
 
     /// Whether `ip` (IPv4-mapped IPv6 read as IPv4) is inside some range.
+    #[must_use]
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// How many ranges there are.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.nets.len()
     }
 
     /// Whether there are none (never, once parsed).
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.nets.is_empty()
     }

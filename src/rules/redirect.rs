@@ -53,6 +53,7 @@ pub fn registrable_domain(host: &str) -> String {
 /// The registrable domain `final_url` is on, when that is neither the
 /// record's nor `target`'s own; `None` when the page stayed on-site or the
 /// URL has no host (`about:blank`, `data:`).
+#[must_use]
 pub fn offsite_domain(record: &Record, target: &Target, final_url: &str) -> Option<String> {
     let url = Url::parse(final_url).ok()?;
     let landing = match url.host()? {

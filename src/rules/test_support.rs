@@ -118,15 +118,12 @@ pub(crate) fn outcome(
         host: host.to_owned(),
         device,
     };
-    TargetOutcome {
-        url: target.url("https"),
-        target,
+    TargetOutcome::new(
+        target.clone(),
+        target.url("https"),
         result,
-        elapsed: Duration::from_millis(5),
-        partial: None,
-        https_error: None,
-        shared_render: None,
-    }
+        Duration::from_millis(5),
+    )
 }
 
 /// A scan with the given filed numbers (by registrable domain) and, when

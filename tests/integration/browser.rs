@@ -1,167 +1,24 @@
 //! `beian_audit::browser` against a real Chromium, no mocks: every test
-//! starts a tiny loopback HTTP server and a pool whose `--resolve *` sends
-//! every host to it, then renders `http://site.test/…`.
+//! starts the tests' loopback HTTP server (`common::server`) and a pool
+//! the way the scan starts one (behind a network guard whose `--resolve *`
+//! sends every host to the server), then renders `http://site.test/…` in
+//! tabs, as the scan does.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beian_audit::browser::{BrowserPool, ChromeConfig, RenderError, RenderOptions, ResolveRule};
+use beian_audit::browser::{
+    BrowserPool, ChromeConfig, RecyclePolicy, RenderError, RenderOptions, ResolveRule, Tab,
+};
+use beian_audit::guard::{Policy, Proxy, ProxyConfig};
 use beian_audit::page::{PageSnapshot, TextSegment, Unreachable};
 use beian_audit::targets::{Device, Target};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+
+use crate::common::{chromium_children, serve, Route, Server};
 
 const BUDGET: Duration = Duration::from_secs(10);
-
-// ---------------------------------------------------------------------------
-// A loopback HTTP server serving inline pages by path.
-
-/// One response the server gives for a path.
-#[derive(Clone)]
-struct Route {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-    /// Never answer (a resource that never finishes).
-    hang: bool,
-}
-
-impl Route {
-    fn html(body: &str) -> Route {
-        Route {
-            status: 200,
-            headers: vec![(
-                "Content-Type".to_owned(),
-                "text/html; charset=utf-8".to_owned(),
-            )],
-            body: body.to_owned(),
-            hang: false,
-        }
-    }
-
-    fn status(mut self, status: u16) -> Route {
-        self.status = status;
-        self
-    }
-
-    fn header(mut self, name: &str, value: &str) -> Route {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn hang() -> Route {
-        Route {
-            hang: true,
-            ..Route::html("")
-        }
-    }
-}
-
-/// A request the server saw: path (with query) and lower-cased headers.
-#[derive(Debug, Clone)]
-struct Seen {
-    /// The request line: method, path, version.
-    line: String,
-    path: String,
-    headers: HashMap<String, String>,
-}
-
-struct Server {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Server {
-    /// The requests whose path starts with `prefix`.
-    fn seen(&self, prefix: &str) -> Vec<Seen> {
-        let seen = self.seen.lock().expect("request log");
-        seen.iter()
-            .filter(|s| s.path.starts_with(prefix))
-            .cloned()
-            .collect()
-    }
-}
-
-async fn serve(routes: &[(&str, Route)]) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let addr = listener.local_addr().expect("its address");
-    let routes: Arc<HashMap<String, Route>> = Arc::new(
-        routes
-            .iter()
-            .map(|(p, r)| ((*p).to_owned(), r.clone()))
-            .collect(),
-    );
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let routes = Arc::clone(&routes);
-            let log = Arc::clone(&log);
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).into_owned();
-                let mut lines = head.split("\r\n");
-                let line = lines.next().unwrap_or_default().to_owned();
-                let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
-                let headers = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                    .collect();
-                log.lock().expect("request log").push(Seen {
-                    line,
-                    path: path.clone(),
-                    headers,
-                });
-                let key = path.split('?').next().unwrap_or("/");
-                let route = routes
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| Route::html("<title>none</title>nothing here").status(404));
-                if route.hang {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    return;
-                }
-                let mut response = format!("HTTP/1.1 {} X\r\n", route.status);
-                for (name, value) in &route.headers {
-                    let _ = write!(response, "{name}: {value}\r\n");
-                }
-                let _ = write!(
-                    response,
-                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                    route.body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.write_all(route.body.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    Server { addr, seen, task }
-}
 
 // ---------------------------------------------------------------------------
 // Pool and assertion helpers.
@@ -171,7 +28,18 @@ fn chrome() -> PathBuf {
     ChromeConfig::locate(explicit.as_deref()).expect("a Chromium to test with")
 }
 
-async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
+/// A one-browser pool started the way the scan starts one: behind a
+/// network guard that applies `resolve` and refuses internal addresses;
+/// and the guard's address.
+async fn launch(resolve: Vec<ResolveRule>) -> (BrowserPool, SocketAddr) {
+    let policy = Policy {
+        resolve: resolve.clone(),
+        allow_private: false,
+    };
+    let guard = Proxy::start(ProxyConfig::new(policy))
+        .await
+        .expect("the network guard starts");
+    let guard_addr = guard.addr();
     let config = ChromeConfig {
         executable: chrome(),
         // Chromium sends client hints (Sec-CH-UA-*) to secure origins only.
@@ -179,15 +47,42 @@ async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
         resolve,
         page_memory: None,
     };
-    BrowserPool::launch(config, 1).await.expect("pool launches")
+    let pool = BrowserPool::launch(config, 1, guard, RecyclePolicy::default())
+        .await
+        .expect("pool launches");
+    (pool, guard_addr)
+}
+
+async fn pool_with(resolve: Vec<ResolveRule>) -> BrowserPool {
+    launch(resolve).await.0
+}
+
+/// Every host sent to `server`.
+fn to(server: &Server) -> Vec<ResolveRule> {
+    vec![ResolveRule {
+        host: "*".to_owned(),
+        addr: server.addr,
+    }]
 }
 
 async fn pool_for(server: &Server) -> BrowserPool {
-    pool_with(vec![ResolveRule {
-        host: "*".to_owned(),
-        addr: server.addr,
-    }])
-    .await
+    pool_with(to(server)).await
+}
+
+/// Render `url` as `target` in a tab of its own, as one target of a record
+/// whose other targets are not rendered.
+async fn render_in_tab(
+    pool: &BrowserPool,
+    target: &Target,
+    url: &str,
+    budget: Duration,
+) -> Result<PageSnapshot, RenderError> {
+    let mut tab = Tab::new(pool);
+    let rendered = tab
+        .render(target, url, budget, RenderOptions::default())
+        .await;
+    tab.close().await;
+    rendered.map(|r| r.snapshot)
 }
 
 fn target(device: Device) -> Target {
@@ -202,8 +97,8 @@ async fn render(
     device: Device,
     path: &str,
 ) -> Result<PageSnapshot, RenderError> {
-    pool.render(&target(device), &format!("http://site.test{path}"), BUDGET)
-        .await
+    let url = format!("http://site.test{path}");
+    render_in_tab(pool, &target(device), &url, BUDGET).await
 }
 
 async fn render_ok(pool: &BrowserPool, device: Device, path: &str) -> PageSnapshot {
@@ -256,9 +151,17 @@ fn doc(body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flags_reach_chromium_and_close_cleans_up() {
     let server = serve(&[]).await;
-    let pool = pool_for(&server).await;
-    let pids = pool.pids();
-    assert_eq!(pids.len(), 1);
+    let (pool, guard) = launch(to(&server)).await;
+    // The one Chromium of ours whose only way out is this pool's guard.
+    let through_guard = format!("--proxy-server=http://{guard}");
+    let pids: Vec<u32> = chromium_children(std::process::id())
+        .into_iter()
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&through_guard)
+        })
+        .collect();
+    assert_eq!(pids.len(), 1, "{pids:?}");
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", pids[0])).unwrap();
     let args: Vec<String> = cmdline
         .split(|b| *b == 0)
@@ -564,9 +467,13 @@ async fn failures_are_classified_and_redirects_followed() {
         "{}",
         missing.final_url
     );
-    let refused = pool
-        .render(&target(Device::Desktop), "http://refused.test/", BUDGET)
-        .await;
+    let refused = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://refused.test/",
+        BUDGET,
+    )
+    .await;
     assert!(
         matches!(&refused, Err(RenderError::Site(Unreachable::Refused { detail })) if detail.contains("ERR_CONNECTION_REFUSED")),
         "{refused:?}"
@@ -655,9 +562,13 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     let budget = Duration::from_secs(3);
 
     let started = Instant::now();
-    let never = pool
-        .render(&target(Device::Desktop), "http://site.test/hang", budget)
-        .await;
+    let never = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://site.test/hang",
+        budget,
+    )
+    .await;
     // The message states the time actually spent waiting for the document:
     // the budget less what it keeps for extraction (0.75 s of 3 s).
     let spent = started.elapsed();
@@ -677,10 +588,14 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     );
 
     let started = Instant::now();
-    let snapshot = pool
-        .render(&target(Device::Desktop), "http://site.test/slow", budget)
-        .await
-        .expect("a page whose load never fires is still judged");
+    let snapshot = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://site.test/slow",
+        budget,
+    )
+    .await
+    .expect("a page whose load never fires is still judged");
     assert!(segment(&snapshot, "京ICP备12345678号-1").visible);
     assert!(
         started.elapsed() < budget + Duration::from_secs(1),
@@ -689,9 +604,13 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     );
 
     let started = Instant::now();
-    let spun = pool
-        .render(&target(Device::Desktop), "http://site.test/spin", budget)
-        .await;
+    let spun = render_in_tab(
+        &pool,
+        &target(Device::Desktop),
+        "http://site.test/spin",
+        budget,
+    )
+    .await;
     assert!(
         matches!(spun, Err(RenderError::Site(Unreachable::ScriptHung))),
         "{spun:?}"
@@ -703,9 +622,13 @@ async fn pages_that_never_finish_are_judged_at_the_end_of_their_budget() {
     );
 
     // The browser survived the hung renderer.
-    let again = pool
-        .render(&target(Device::Mobile), "http://site.test/slow", budget)
-        .await;
+    let again = render_in_tab(
+        &pool,
+        &target(Device::Mobile),
+        "http://site.test/slow",
+        budget,
+    )
+    .await;
     pool.close().await;
     assert!(again.is_ok(), "{again:?}");
 }
@@ -734,10 +657,10 @@ async fn a_reused_tab_does_not_take_its_last_pages_own_navigation_for_the_next_r
     ])
     .await;
     let pool = pool_for(&server).await;
-    let mut tab = pool.tab();
+    let mut tab = Tab::new(&pool);
     let desktop = target(Device::Desktop);
     let first = tab
-        .render_with(
+        .render(
             &desktop,
             "http://site.test/",
             BUDGET,
@@ -757,7 +680,7 @@ async fn a_reused_tab_does_not_take_its_last_pages_own_navigation_for_the_next_r
         ..RenderOptions::default()
     };
     let second = tab
-        .render_with(&desktop, "http://site.test/other", BUDGET, options)
+        .render(&desktop, "http://site.test/other", BUDGET, options)
         .await;
     tab.close().await;
     pool.close().await;
@@ -797,13 +720,13 @@ async fn a_tab_whose_last_navigation_is_still_watched_never_holds_the_next_rende
     ])
     .await;
     let pool = pool_for(&server).await;
-    let mut tab = pool.tab();
+    let mut tab = Tab::new(&pool);
     let desktop = target(Device::Desktop);
     let mut seconds = Vec::new();
     // Repeated: the same tab, page after page; each must reach the server.
     for round in 0..3 {
         let first = tab
-            .render_with(
+            .render(
                 &desktop,
                 "http://site.test/",
                 BUDGET,
@@ -813,7 +736,7 @@ async fn a_tab_whose_last_navigation_is_still_watched_never_holds_the_next_rende
             .expect("the first render");
         assert_eq!(first.snapshot.title, "首页");
         let second = tab
-            .render_with(
+            .render(
                 &desktop,
                 "http://site.test/other",
                 BUDGET,

@@ -18,8 +18,9 @@ use beian_audit::rules::FindingCode::{CrawlerError, IcpNotLinked};
 use beian_audit::rules::Verdict;
 use pretty_assertions::assert_eq;
 
-use crate::common::{assert_findings, expand, findings, records, report, FixtureFarm, On};
-use crate::faults::{Sandbox, Watchdog};
+use crate::common::{
+    assert_findings, expand, findings, records, report, FixtureFarm, On, Sandbox, Watchdog,
+};
 
 /// The domain whose browser is killed under every attempt.
 const DOOMED: &str = "browser-dies.test";

@@ -20,11 +20,11 @@ use beian_audit::rules::FindingCode::{AddressRefused, IpNotFiled, SiteUnreachabl
 use futures::future::BoxFuture;
 use pretty_assertions::assert_eq;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::common::{
-    assert_findings, describe_targets, findings, records, report, FarmRequest, FixtureFarm, On,
-    Scan,
+    assert_findings, describe_targets, findings, records, report, serve_at, FarmRequest,
+    FixtureFarm, On, Route, Scan, Server,
 };
 
 /// Hosts `--resolve` sends to the farm; everything else (`localhost`,
@@ -292,34 +292,12 @@ impl Resolver for Rebinding {
     }
 }
 
-/// A listener that counts the connections it accepts (and answers each
-/// with a tiny page).
-struct Victim {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-}
-
-async fn victim(ip: &str, port: u16) -> Victim {
+/// The tests' loopback server on `ip:port` (port 0: a free one), standing
+/// for an internal service: it answers every path with a tiny page, and
+/// counts the connections that reached it.
+async fn victim(ip: &str, port: u16) -> Server {
     let ip: IpAddr = ip.parse().expect("victim address");
-    let listener = TcpListener::bind((ip, port))
-        .await
-        .expect("bind the victim");
-    let addr = listener.local_addr().expect("victim address");
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let _ = stream.read(&mut buf).await;
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
-                    .await;
-            });
-        }
-    });
-    Victim { addr, accepted }
+    serve_at(SocketAddr::new(ip, port), &[("*", Route::text("secret"))]).await
 }
 
 /// Send `request` to the proxy at `proxy` and read its answer to the end
@@ -403,11 +381,7 @@ async fn a_name_rebinding_to_an_internal_address_never_reaches_it() {
             assert_eq!(resolver.calls.load(Ordering::SeqCst), 2, "{order:?}");
         }
     }
-    assert_eq!(
-        inside.accepted.load(Ordering::SeqCst),
-        0,
-        "the internal listener was reached"
-    );
+    assert_eq!(inside.accepted(), 0, "the internal listener was reached");
 }
 
 #[tokio::test]
@@ -439,7 +413,7 @@ async fn the_proxy_connects_to_exactly_the_address_it_checked() {
         assert!(answer.ends_with("secret"), "{answer}");
     }
     assert_eq!(resolver.calls.load(Ordering::SeqCst), 1);
-    let accepted = |v: &Victim| v.accepted.load(Ordering::SeqCst);
+    let accepted = |v: &Server| v.accepted();
     assert_eq!((accepted(&first), accepted(&second)), (2, 0));
     // The next page looks the name up again and goes where that answer says.
     let next = proxy.session().await.unwrap();

@@ -17,9 +17,9 @@ use beian_audit::output::summary::SummaryReport;
 use beian_audit::rules::Verdict;
 use pretty_assertions::assert_eq;
 
-use crate::common::{records, FixtureFarm};
-use crate::faults::{drain, sigkill, Sandbox, Watchdog};
-use crate::resilience::{input_lines, line_counts, parse};
+use crate::common::{
+    drain, input_lines, line_counts, parse, records, sigkill, FixtureFarm, Sandbox, Watchdog,
+};
 
 /// The manifest the test plays.
 const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/k8s/indexed-job.yaml");

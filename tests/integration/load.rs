@@ -8,13 +8,15 @@
 
 use std::process::Command;
 
+use crate::common::farm_bin;
+
 #[test]
 fn a_scan_in_a_200m_cpu_quota_finds_what_an_unthrottled_scan_finds() {
     let out = Command::new("scripts/cpu-quota-scan.sh")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["fixtures/records/load.csv", "0.2"])
         .env("BEIAN_AUDIT_BIN", env!("CARGO_BIN_EXE_beian-audit"))
-        .env("FIXTURE_FARM_BIN", env!("CARGO_BIN_EXE_fixture-farm"))
+        .env("FIXTURE_FARM_BIN", farm_bin())
         .output()
         .expect("run scripts/cpu-quota-scan.sh");
     let stderr = String::from_utf8_lossy(&out.stderr);

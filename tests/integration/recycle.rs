@@ -11,9 +11,7 @@ use beian_audit::output::RecordReport;
 use beian_audit::rules::FindingCode;
 use pretty_assertions::assert_eq;
 
-use crate::common::{findings, records, FixtureFarm};
-use crate::faults::{run_to_end, Finished, Sandbox};
-use crate::sites::farm_scan;
+use crate::common::{farm_scan, findings, records, run_to_end, Finished, FixtureFarm, Sandbox};
 
 /// `--recycle-pages` of the scan.
 const RECYCLE_PAGES: u64 = 3;

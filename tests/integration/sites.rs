@@ -3,9 +3,6 @@
 //! record (code and target), and the page facts that prove the render was
 //! real. `fixtures/README.md` explains each scenario.
 
-use std::sync::OnceLock;
-use std::time::Duration;
-
 use beian_audit::output::RecordReport;
 use beian_audit::rules::FindingCode::{
     self, GonganNotLinked, GonganNumberMissing, GonganNumberWrong, IcpHidden, IcpLinkWrongUrl,
@@ -17,54 +14,7 @@ use beian_audit::targets::Device;
 use pretty_assertions::assert_eq;
 use rstest::rstest;
 
-use crate::common::{
-    assert_findings, describe_targets, label, records, report, FarmRequest, FixtureFarm, On, Scan,
-};
-
-/// The shared scan of farm.csv: its reports, exit status and the farm's log.
-pub(crate) struct FarmScan {
-    /// One per record.
-    pub(crate) reports: Vec<RecordReport>,
-    /// The scan's exit code.
-    status: Option<i32>,
-    /// The scan's stderr, for failure messages.
-    stderr: String,
-    /// Every request the farm saw during the scan.
-    requests: Vec<FarmRequest>,
-}
-
-/// Scan farm.csv once for every test of this module; a failed scan fails
-/// each of them with the same message instead of being retried.
-pub(crate) fn farm_scan() -> &'static FarmScan {
-    static SCAN: OnceLock<Result<FarmScan, String>> = OnceLock::new();
-    let scan = SCAN.get_or_init(|| {
-        std::panic::catch_unwind(|| {
-            let farm = FixtureFarm::start();
-            let output = Scan::new(&farm)
-                .input_file(records("farm.csv"))
-                .concurrency(4)
-                .deadline(Duration::from_secs(900))
-                .run();
-            FarmScan {
-                reports: output.reports(),
-                status: output.status,
-                stderr: output.stderr,
-                requests: farm.requests(),
-            }
-        })
-        .map_err(|panic| {
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "the farm scan panicked".to_owned())
-        })
-    });
-    match scan {
-        Ok(scan) => scan,
-        Err(message) => panic!("the shared scan of farm.csv failed: {message}"),
-    }
-}
+use crate::common::{assert_findings, describe_targets, farm_scan, label, records, report, On};
 
 /// The report of `domain` in the shared scan.
 fn farm_report(domain: &str) -> &'static RecordReport {

@@ -1,8 +1,8 @@
-//! One page per record (`browser::pool::Tab`): a record's four targets
+//! One page per record (`browser::tab::Tab`): a record's four targets
 //! render one after another in one page, each still as a first visit, and a
 //! page whose load event never came is not reused; a short list lends its
-//! spare pages to the phone targets (`budget::PageBudget`). The scan's own debug log says
-//! which renders opened a page and which reused one.
+//! spare pages to the phone targets (`scan::pages::PageLimit`). The scan's own
+//! debug log says which renders opened a page and which reused one.
 
 use std::time::Duration;
 

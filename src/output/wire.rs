@@ -1,9 +1,13 @@
 //! The wire types of SPEC §4: one `RecordReport` per input record. These
-//! serde types are the contract and nothing else.
+//! serde types are the contract; besides them only the copy of a judged
+//! record into them ([`RecordReport::of`]), which decides nothing and
+//! recognises nothing: the findings, the verdict and the numbers a page
+//! shows come from `rules`, through `judge`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{gongan_occurrences, icp_occurrences, Finding, TargetOutcome, Verdict};
+use crate::judge::JudgedRecord;
+use crate::rules::{Finding, TargetOutcome, Verdict};
 use crate::targets::Device;
 
 /// One output line: a record and everything found about it.
@@ -92,6 +96,26 @@ pub struct LinkReport {
     pub frame: Option<String>,
 }
 
+impl RecordReport {
+    /// `judged` in wire form.
+    #[must_use]
+    pub fn of(judged: &JudgedRecord) -> RecordReport {
+        RecordReport {
+            domain: judged.domain.clone(),
+            id: judged.id.clone(),
+            line: judged.line,
+            verdict: judged.verdict,
+            findings: judged.findings.clone(),
+            targets: judged
+                .targets
+                .iter()
+                .map(TargetReport::from_outcome)
+                .collect(),
+            elapsed_ms: millis(judged.elapsed),
+        }
+    }
+}
+
 impl TargetReport {
     /// What `outcome` showed, in wire form: numbers in canonical form, each
     /// once; every text run carrying a number and every filing-site link.
@@ -135,8 +159,7 @@ impl TargetReport {
         report.title = Some(page.title.clone());
         report.settled = Some(page.unsettled.is_none());
         report.unsettled.clone_from(&page.unsettled);
-        let icp = icp_occurrences(page);
-        let gongan = gongan_occurrences(page);
+        let (icp, gongan) = (&outcome.shown.icp, &outcome.shown.gongan);
         report.icp_numbers = unique(icp.iter().map(|o| o.number.to_string()));
         report.gongan_numbers = unique(gongan.iter().map(|o| o.number.to_string()));
         let runs = icp
@@ -189,4 +212,83 @@ fn unique(values: impl Iterator<Item = String>) -> Vec<String> {
 /// Whole milliseconds, saturating.
 pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::{PageLink, PageSnapshot, TextBlock, TextSegment};
+    use crate::rules::{Evidence, FindingCode};
+    use crate::targets::Target;
+    use std::time::Duration;
+
+    fn outcome() -> TargetOutcome {
+        let footer = TextSegment {
+            text: "京ICP备12345678号-1 京公网安备11010502030143号".to_owned(),
+            href: None,
+            visible: true,
+            in_footer: true,
+        };
+        let page = PageSnapshot {
+            final_url: "https://a.cn/".to_owned(),
+            status: Some(200),
+            title: "甲".to_owned(),
+            blocks: vec![TextBlock {
+                segments: vec![footer],
+                frame: None,
+            }],
+            links: vec![PageLink {
+                text: "工信部".to_owned(),
+                href: "https://beian.miit.gov.cn/".to_owned(),
+                visible: true,
+                in_footer: true,
+                frame: None,
+            }],
+            ..PageSnapshot::default()
+        };
+        let target = Target {
+            host: "a.cn".to_owned(),
+            device: Device::Desktop,
+        };
+        TargetOutcome::new(
+            target,
+            "https://a.cn/".to_owned(),
+            Ok(page),
+            Duration::from_millis(7),
+        )
+    }
+
+    #[test]
+    fn a_target_lists_what_its_outcome_shows() {
+        let report = TargetReport::from_outcome(&outcome());
+        assert_eq!(report.icp_numbers, ["京ICP备12345678号-1"]);
+        assert_eq!(report.gongan_numbers, ["京公网安备11010502030143号"]);
+        let hrefs: Vec<Option<&str>> = report.links.iter().map(|l| l.href.as_deref()).collect();
+        assert_eq!(hrefs, [None, None, Some("https://beian.miit.gov.cn/")]);
+        assert_eq!((report.settled, report.elapsed_ms), (Some(true), 7));
+    }
+
+    #[test]
+    fn a_record_is_written_as_judged() {
+        let judged = JudgedRecord {
+            domain: "a.cn".to_owned(),
+            id: Some(serde_json::json!(3)),
+            line: 4,
+            findings: vec![Finding::new(
+                FindingCode::IcpNotInFooter,
+                None,
+                Evidence::default(),
+            )],
+            verdict: Verdict::Pass,
+            targets: vec![outcome()],
+            elapsed: Duration::from_millis(1500),
+        };
+        let report = RecordReport::of(&judged);
+        assert_eq!(
+            (report.line, report.verdict, report.elapsed_ms),
+            (4, Verdict::Pass, 1500)
+        );
+        assert_eq!(report.findings, judged.findings);
+        assert_eq!(report.targets.len(), 1);
+    }
 }

@@ -1,7 +1,7 @@
 //! Rule `access` (解析 IP 与备案 IP 不一致): where the record lists its filed
 //! server addresses, every address a reachable target was served from lies
 //! in one of them. (`address-refused`, also of this rule, comes from
-//! `site_access`, since a refused target has no page.)
+//! `no_page`, since a refused target has no page.)
 //!
 //! Addresses are compared as IPs: an IPv4-mapped IPv6 address counts as its
 //! IPv4 form; an address that does not parse is not judged.

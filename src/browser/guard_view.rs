@@ -17,8 +17,8 @@ use chromiumoxide::cdp::browser_protocol::network::{
 };
 use url::Url;
 
-use super::error::{classify, DocumentOutcome};
 use super::RenderError;
+use crate::fault::{classify, http_status, DocumentOutcome};
 use crate::guard::Session;
 use crate::page::{PageSnapshot, Unreachable};
 
@@ -115,7 +115,7 @@ pub(crate) fn apply(
                 }
                 .into());
             }
-            if page.status.is_some_and(|s| s >= 400) {
+            if http_status(page.status).is_some() {
                 if let Some(failure) = guard_failure(&page.final_url, session, budget_secs) {
                     return Err(failure);
                 }

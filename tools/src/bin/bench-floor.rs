@@ -23,6 +23,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use beian_audit::browser::launch::{BASE_FLAGS, DISABLED_FEATURES};
+use beian_audit::browser::process::{is_root, kill_group};
 use beian_audit::browser::{BrowserVersion, ChromeConfig, DeviceProfile};
 use beian_audit::targets::Device;
 use chromiumoxide::cdp::browser_protocol::emulation::{
@@ -124,7 +125,6 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Launch, load every URL, close; the summary line.
 /// The pool's own flags, so the floor's Chromium is the scan's; `--resolve`
 /// becomes host-resolver rules (the floor has no network guard).
 fn chrome_flags(resolve: &[String]) -> Vec<String> {
@@ -146,6 +146,7 @@ fn chrome_flags(resolve: &[String]) -> Vec<String> {
     flags
 }
 
+/// Launch, load every URL, close; the summary line.
 async fn run(args: &Args) -> Result<String, String> {
     let text = std::fs::read_to_string(&args.urls)
         .map_err(|e| format!("cannot read --urls {}: {e}", args.urls.display()))?;
@@ -190,7 +191,9 @@ async fn run(args: &Args) -> Result<String, String> {
     let pages_s = pages_started.elapsed().as_secs_f64();
 
     for mut instance in instances {
-        kill_group(instance.child.id());
+        if let Some(pid) = instance.child.id() {
+            kill_group(pid);
+        }
         let _ = tokio::time::timeout(Duration::from_secs(5), instance.child.wait()).await;
     }
 
@@ -386,28 +389,4 @@ async fn launch(executable: &std::path::Path, flags: &[String]) -> Result<Instan
         child,
         _profile: profile,
     })
-}
-
-/// Whether we run as root (Chromium then needs `--no-sandbox`).
-#[expect(unsafe_code, reason = "geteuid has no preconditions and cannot fail")]
-fn is_root() -> bool {
-    // SAFETY: geteuid is always successful and touches no memory of ours.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// SIGKILL the process group led by `pid` (the browser and its helpers).
-#[expect(unsafe_code, reason = "kill(2) on a process group we created")]
-fn kill_group(pid: Option<u32>) {
-    let Some(pid) = pid
-        .and_then(|p| libc::pid_t::try_from(p).ok())
-        .filter(|p| *p > 1)
-    else {
-        return;
-    };
-    // SAFETY: kill has no memory-safety preconditions; the group is ours
-    // because we spawned its leader with process_group(0) and have not
-    // reaped it yet.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-    }
 }

@@ -1,4 +1,4 @@
-//! `PageBudget`: the pages a scan has open at once (`--concurrency`), and
+//! `PageLimit`: the pages a scan has open at once (`--concurrency`), and
 //! when a record may open a second one.
 //!
 //! A record renders its targets one after another in one page, because
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// The scan's page budget; shared by its records.
-pub struct PageBudget {
+pub struct PageLimit {
     pages: Arc<Semaphore>,
     /// Whether no record will start any more.
     input_ended: watch::Sender<bool>,
@@ -29,10 +29,11 @@ pub struct PagePermit {
     _permit: OwnedSemaphorePermit,
 }
 
-impl PageBudget {
+impl PageLimit {
     /// At most `limit` pages at once.
-    pub fn new(limit: usize) -> PageBudget {
-        PageBudget {
+    #[must_use]
+    pub fn new(limit: usize) -> PageLimit {
+        PageLimit {
             pages: Arc::new(Semaphore::new(limit)),
             input_ended: watch::Sender::new(false),
         }
@@ -72,13 +73,13 @@ mod tests {
     use std::time::Duration;
 
     /// `budget`'s pages not held.
-    fn free(budget: &PageBudget) -> usize {
+    fn free(budget: &PageLimit) -> usize {
         budget.pages.available_permits()
     }
 
     #[tokio::test]
     async fn nothing_is_lent_while_records_may_start() {
-        let budget = PageBudget::new(4);
+        let budget = PageLimit::new(4);
         let _record = budget.take().await;
         assert!(poll!(std::pin::pin!(budget.spare())).is_pending());
         assert_eq!(free(&budget), 3, "a pending wait holds nothing");
@@ -86,7 +87,7 @@ mod tests {
 
     #[tokio::test]
     async fn free_pages_are_lent_once_the_input_ended_up_to_the_limit() {
-        let budget = PageBudget::new(3);
+        let budget = PageLimit::new(3);
         let _record = budget.take().await;
         budget.input_ended();
         let first = budget.spare().await;
@@ -99,7 +100,7 @@ mod tests {
 
     /// `spare` started on a task of its own, once it is waiting: only a
     /// wake-up can finish it.
-    async fn waiting(budget: &Arc<PageBudget>) -> tokio::task::JoinHandle<PagePermit> {
+    async fn waiting(budget: &Arc<PageLimit>) -> tokio::task::JoinHandle<PagePermit> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn({
             let budget = Arc::clone(budget);
@@ -123,7 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_record_gets_the_page_another_gives_back() {
-        let budget = Arc::new(PageBudget::new(2));
+        let budget = Arc::new(PageLimit::new(2));
         let a = budget.take().await;
         let _b = budget.take().await;
         budget.input_ended();
@@ -135,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_end_of_input_wakes_a_waiting_record() {
-        let budget = Arc::new(PageBudget::new(2));
+        let budget = Arc::new(PageLimit::new(2));
         let _a = budget.take().await;
         let task = waiting(&budget).await;
         budget.input_ended();
@@ -145,7 +146,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_started_late_waits_for_a_page_lent_meanwhile() {
-        let budget = PageBudget::new(1);
+        let budget = PageLimit::new(1);
         budget.input_ended();
         let lent = budget.spare().await;
         let mut take = std::pin::pin!(budget.take());
