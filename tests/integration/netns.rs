@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use beian_audit::output::RecordReport;
 use beian_audit::rules::Verdict;
 
-use crate::common::SITES;
+use crate::common::{farm_bin, SITES};
 
 /// Run in the namespace: the farm on a fixed port (the namespace is ours
 /// alone), then the scan under `strace`. Paths come in the environment.
@@ -60,7 +60,7 @@ fn a_page_handing_chromium_local_ice_candidates_sends_no_multicast_dns() {
     .expect("write input");
     let output = Command::new("unshare")
         .args(["-n", "--", "bash", "-c", IN_NAMESPACE])
-        .env("FARM", env!("CARGO_BIN_EXE_fixture-farm"))
+        .env("FARM", farm_bin())
         .env("SCAN", env!("CARGO_BIN_EXE_beian-audit"))
         .env("SITES", SITES)
         .env("INPUT", &input)
