@@ -187,14 +187,18 @@ async fn flags_reach_chromium_and_close_cleans_up() {
     }
     assert_eq!(has("--no-sandbox"), effective_uid() == 0, "{args:?}");
     assert!(!args.iter().any(|a| a.starts_with("----")), "{args:?}");
-    // `--resolve` is the network guard's: Chromium only knows its proxy.
+    // `--resolve` is the network guard's: Chromium only knows its proxy,
+    // and resolves no name itself.
     assert!(
         args.iter()
             .any(|a| a.starts_with("--proxy-server=http://127.0.0.1:")),
         "{args:?}"
     );
-    assert!(
-        !args.iter().any(|a| a.starts_with("--host-resolver-rules")),
+    assert_eq!(
+        args.iter()
+            .filter(|a| a.starts_with("--host-resolver-rules"))
+            .collect::<Vec<_>>(),
+        ["--host-resolver-rules=MAP * 255.255.255.255, EXCLUDE 127.0.0.1"],
         "{args:?}"
     );
     assert!(

@@ -46,7 +46,7 @@ fn a_target_whose_browser_dies_under_every_attempt_is_a_crawler_error() {
         .args(["--browsers", "1", "--concurrency", "1", "--timeout", "15"])
         .env(
             "RUST_LOG",
-            "beian_audit=info,beian_audit::browser::pool=debug,chromiumoxide=off,warn",
+            "beian_audit=info,beian_audit::browser=debug,chromiumoxide=off,warn",
         );
     let mut child = command.spawn().expect("spawn beian-audit");
     let mut watchdog = Watchdog::arm(child.id(), Duration::from_secs(180));

@@ -42,7 +42,7 @@ fn recycled_browsers_fail_no_target_and_leave_nothing_behind() {
         .args(["--recycle-pages", &RECYCLE_PAGES.to_string()])
         .env(
             "RUST_LOG",
-            "beian_audit=info,beian_audit::browser::pool=debug,chromiumoxide=off,warn",
+            "beian_audit=info,beian_audit::browser=debug,chromiumoxide=off,warn",
         );
     let child = command.spawn().expect("spawn beian-audit");
     let Finished {

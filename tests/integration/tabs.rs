@@ -50,7 +50,7 @@ fn logged_scan(farm: &FixtureFarm, rows: &str) -> Scan {
         .stdin(&format!("domain,service_name,icp_number\n{rows}"))
         .arg("--log-format")
         .arg("json")
-        .env("RUST_LOG", "warn,beian_audit::browser::pool=debug")
+        .env("RUST_LOG", "warn,beian_audit::browser::tab=debug")
 }
 
 /// Every target of [`FIRST_VISITS`] was judged as a first visit, and each
