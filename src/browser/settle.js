@@ -1,13 +1,14 @@
-// settle.js — installed with Page.addScriptToEvaluateOnNewDocument in the
-// page's MAIN world, so it runs before any of the site's scripts.
+// settle.js — installed by render.rs with
+// Page.addScriptToEvaluateOnNewDocument in the page's MAIN world, so it
+// runs before any of the site's scripts.
 //
-// It lets render.rs tell when a page has stopped changing without a fixed
+// It lets settle.rs tell when a page has stopped changing without a fixed
 // sleep: it counts the page's pending SHORT one-shot timers (a footer
 // injected by `setTimeout(f, 1500)` after load must be waited for) and
 // remembers when the DOM last changed after parsing. A short
 // `<meta http-equiv=refresh>` counts as a pending timer too: it navigates
 // after load plus its delay, and the page it leads to is the one judged.
-// render.rs waits in the page for all this to turn quiet with
+// settle.rs waits in the page for all this to turn quiet with
 // `globalThis.__beianAuditSettleWait(ms)`.
 //
 // It also counts the page's own fetch() and XMLHttpRequest calls until the
@@ -315,7 +316,7 @@
   // pending, and the DOM unchanged for DOM_QUIET_MS of credited time — or,
   // once timers are quiet, a DOM that keeps changing (an animated clock)
   // waited for DOM_MAX_WAIT_MS of credited time at most. The network is
-  // render.rs's to judge too (it sees every request).
+  // settle.rs's to judge too (from tracker.rs, which sees every request).
   const DOM_QUIET_MS = 200;
   const DOM_MAX_WAIT_MS = 1000;
   const CHECK_MS = 50;

@@ -2,17 +2,19 @@
 //! for people (or, `--format csv`, a spreadsheet: `csv`).
 //!
 //! Owns reading scan output back (through [`RecordReport`], the contract
-//! type), the page (`html`, from `template.html`), the CSV, their words in
-//! both languages (`labels`, `--lang`) and the marks of each record's
-//! change since an earlier scan (`baseline`, `--baseline`, with `diff`'s
-//! classifier). It never renders a
-//! page of a scanned site and never lets one of their strings become markup
-//! or script: every string from the NDJSON is HTML-escaped, only `http(s)`
-//! URLs become links, and the page's Content-Security-Policy admits nothing
-//! but our own inline style and script (by hash) and `data:` images.
+//! type), the page (`html`, from `template.html`; the findings' evidence,
+//! fixes and screenshots on it, `evidence`), the CSV, their words in both
+//! languages (`labels`, `--lang`) and the marks of each record's change
+//! since an earlier scan (`baseline`, `--baseline`, with `diff`'s
+//! classifier). It never renders a page of a scanned site and never lets
+//! one of their strings become markup or script: every string from the
+//! NDJSON is HTML-escaped, only `http(s)` URLs become links, and the page's
+//! Content-Security-Policy admits nothing but our own inline style and
+//! script (by hash) and `data:` images.
 
 pub mod baseline;
 pub mod csv;
+mod evidence;
 mod html;
 pub mod labels;
 
