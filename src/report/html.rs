@@ -34,6 +34,9 @@ use crate::output::{RecordReport, TargetReport};
 use crate::report::baseline::Baseline;
 use crate::report::evidence::{evidence, screenshots};
 use crate::report::labels::{fill as phrase, Labels, Lang};
+/// HTML-escape text for element content and quoted attribute values (the
+/// same escaping the fix a site owner pastes gets).
+pub(crate) use crate::rules::escape_html as escape;
 use crate::rules::{Evidence, Finding, FindingCode, RuleId, Verdict};
 
 /// The page, with `{{name}}` placeholders (never inside its style or script).
@@ -169,22 +172,6 @@ fn fill(template: &str, out: &mut String, mut value: impl FnMut(&str, &mut Strin
         rest = &after[end + 2..];
     }
     out.push_str(rest);
-}
-
-/// HTML-escape text for element content and quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A URL as a link when it parses as `http`/`https` (the href is the parsed,

@@ -62,8 +62,9 @@ pub(crate) fn attach(record: &Record, findings: &mut [Finding]) {
     }
 }
 
-/// HTML-escape text for element content and double-quoted attributes.
-fn escape(text: &str) -> String {
+/// HTML-escape text for element content and quoted attributes (also the
+/// HTML report's escaping).
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -7,6 +7,7 @@
 mod beian_link;
 pub mod finding;
 mod fix;
+pub(crate) use fix::escape as escape_html;
 mod gongan;
 mod name_subject;
 mod no_page;

@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 
 use crate::input::Record;
+use crate::rules::served_ip::served_from;
 use crate::rules::{reachable, Evidence, Finding, FindingCode, ScanFacts, TargetOutcome};
 
 /// The hosting provider's own address ranges (`--provider-ranges FILE`).
@@ -103,16 +104,10 @@ pub(crate) fn check(
     };
     let mut findings = Vec::new();
     for (outcome, page) in reachable(outcomes) {
-        let mut seen = Vec::new();
-        for address in &page.addresses {
-            let bare = address.trim().trim_start_matches('[').trim_end_matches(']');
-            let Ok(ip) = bare.parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
-                continue;
-            };
-            if seen.contains(&ip) || ranges.contains(ip) {
+        for ip in served_from(page) {
+            if ranges.contains(ip) {
                 continue;
             }
-            seen.push(ip);
             let evidence = Evidence {
                 address: Some(ip.to_string()),
                 ..Evidence::default()

@@ -9,6 +9,7 @@
 use std::net::IpAddr;
 
 use crate::input::Record;
+use crate::page::PageSnapshot;
 use crate::rules::{reachable, Evidence, Finding, FindingCode, ScanFacts, TargetOutcome};
 
 /// One `ip-not-filed` per target and address outside `record.ips`.
@@ -28,16 +29,10 @@ pub(crate) fn check(
         .join(" ");
     let mut findings = Vec::new();
     for (outcome, page) in reachable(outcomes) {
-        let mut seen = Vec::new();
-        for address in &page.addresses {
-            let bare = address.trim().trim_start_matches('[').trim_end_matches(']');
-            let Ok(ip) = bare.parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
-                continue;
-            };
-            if seen.contains(&ip) || record.ips.iter().any(|net| net.contains(&ip)) {
+        for ip in served_from(page) {
+            if record.ips.iter().any(|net| net.contains(&ip)) {
                 continue;
             }
-            seen.push(ip);
             let evidence = Evidence {
                 address: Some(ip.to_string()),
                 expected: Some(filed.clone()),
@@ -51,6 +46,23 @@ pub(crate) fn check(
         }
     }
     findings
+}
+
+/// The addresses `page` was served from, each once, in the order the guard
+/// connected to them: IPv4-mapped IPv6 as IPv4, brackets dropped, an
+/// address that does not parse left out. `ip-not-filed` and
+/// `ip-not-provider` judge these.
+pub(crate) fn served_from(page: &PageSnapshot) -> Vec<IpAddr> {
+    let mut seen = Vec::new();
+    for address in &page.addresses {
+        let bare = address.trim().trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+            if !seen.contains(&ip) {
+                seen.push(ip);
+            }
+        }
+    }
+    seen
 }
 
 #[cfg(test)]
