@@ -456,19 +456,29 @@ async fn watch_memory(pool: Weak<PoolInner>) {
             last_tree_sample = Instant::now();
         }
         let page_limit = inner.config.page_memory;
+        if page_limit.is_none() && !sample_trees {
+            continue;
+        }
         let pids: Vec<u32> = live.iter().map(|(_, i)| i.pid).collect();
+        // One pass over /proc a tick serves every browser's tree.
         let sampled = tokio::task::spawn_blocking(move || {
+            let parents = recycle::process_parents();
             pids.into_iter()
                 .map(|pid| {
+                    let Some(parents) = &parents else {
+                        return (Vec::new(), None);
+                    };
                     let over: Vec<(u32, u64)> = page_limit.map_or_else(Vec::new, |limit| {
-                        recycle::renderers(pid)
+                        recycle::renderers(pid, parents)
                             .into_iter()
                             .filter(|&(_, rss)| rss > limit)
                             .collect()
                     });
                     (
                         over,
-                        sample_trees.then(|| recycle::tree_memory(pid)).flatten(),
+                        sample_trees
+                            .then(|| recycle::tree_memory_in(pid, parents))
+                            .flatten(),
                     )
                 })
                 .collect::<Vec<_>>()

@@ -88,9 +88,13 @@ impl RecyclePolicy {
 /// where the kernel has no `smaps_rollup` or will not show it. `None` when
 /// `root` is gone. Reads `/proc`: call it off the async runtime.
 pub(crate) fn tree_memory(root: u32) -> Option<u64> {
-    let parents = process_parents()?;
+    tree_memory_in(root, &process_parents()?)
+}
+
+/// [`tree_memory`] given every process's parent ([`process_parents`]).
+pub(crate) fn tree_memory_in(root: u32, parents: &[(u32, u32)]) -> Option<u64> {
     let mut total = None;
-    for pid in descendants(root, &parents) {
+    for pid in descendants(root, parents) {
         if let Some(bytes) = process_memory(pid) {
             *total.get_or_insert(0) += bytes;
         }
@@ -98,14 +102,12 @@ pub(crate) fn tree_memory(root: u32) -> Option<u64> {
     total
 }
 
-/// The renderers below browser `root` and the memory each holds (its RSS:
-/// cheap to read twice a second, and what a cgroup's OOM killer counts).
-/// Reads `/proc`: call it off the async runtime.
-pub(crate) fn renderers(root: u32) -> Vec<(u32, u64)> {
-    let Some(parents) = process_parents() else {
-        return Vec::new();
-    };
-    descendants(root, &parents)
+/// The renderers below browser `root`, given every process's parent
+/// ([`process_parents`]), and the memory each holds (its RSS: cheap to read
+/// twice a second, and what a cgroup's OOM killer counts). Reads `/proc`:
+/// call it off the async runtime.
+pub(crate) fn renderers(root: u32, parents: &[(u32, u32)]) -> Vec<(u32, u64)> {
+    descendants(root, parents)
         .into_iter()
         .filter(|&pid| {
             std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| is_renderer(&cmdline))
@@ -126,8 +128,9 @@ fn is_renderer(cmdline: &[u8]) -> bool {
         .any(|arg| arg == b"--type=renderer")
 }
 
-/// (pid, parent pid) of every process.
-fn process_parents() -> Option<Vec<(u32, u32)>> {
+/// (pid, parent pid) of every process: one pass over `/proc`, for as many
+/// trees as are looked at together.
+pub(crate) fn process_parents() -> Option<Vec<(u32, u32)>> {
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
