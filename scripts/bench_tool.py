@@ -172,6 +172,7 @@ def measure(cmd, args):
     last_ticks = {}
     roles = {}
     peak_rss = peak_pss = 0
+    peak_pss_by_role = {}
     max_procs = samples = 0
     grace_end = None
 
@@ -199,7 +200,15 @@ def measure(cmd, args):
                 roles[(pid, start)] = role(pid, child.pid)
         peak_rss = max(peak_rss, sum(st[3] for st in procs.values()) * PAGE)
         if samples % max(args.pss_every, 1) == 1 or args.pss_every <= 1:
-            peak_pss = max(peak_pss, sum(read_pss_kib(pid) for pid in procs) * 1024)
+            pss = {pid: read_pss_kib(pid) * 1024 for pid in procs}
+            if sum(pss.values()) > peak_pss:
+                peak_pss = sum(pss.values())
+                # Where the peak sits: the PSS and count of each kind of process.
+                peak_pss_by_role = {}
+                for pid, b in pss.items():
+                    r = roles.get((pid, procs[pid][1]), "gone")
+                    mib, n = peak_pss_by_role.get(r, (0.0, 0))
+                    peak_pss_by_role[r] = (mib + b / MIB, n + 1)
         if not reap():
             break
         if status is not None:
@@ -226,6 +235,8 @@ def measure(cmd, args):
         "samples": samples,
         "monitor_cpu_s": round(me_usage.ru_utime + me_usage.ru_stime, 3),
         "cpu_sampled_by_role_s": by_role(last_ticks, roles),
+        "peak_pss_by_role": {r: {"mib": round(mib, 1), "processes": n}
+                             for r, (mib, n) in sorted(peak_pss_by_role.items())},
     }
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(result, f)

@@ -15,7 +15,8 @@
 //! files, which are the container's own, answer.
 //!
 //! Parsing is pure functions of the files' text; only [`cpu_quota`],
-//! [`memory_limit`] and [`cpu_throttled`] touch the file system. A file that
+//! [`memory_limit`], [`memory_use`], [`cpu_throttled`] and [`cpu_usage`]
+//! touch the file system. A file that
 //! is missing or malformed counts as "no limit known": a wrong guess here
 //! only shapes defaults, never a result.
 
@@ -70,6 +71,54 @@ pub(crate) fn memory_limit() -> Option<u64> {
         .min()
 }
 
+/// The memory of this process's cgroup against its limit, where one is set
+/// (on it or an ancestor): of the limited cgroups, the one with the least
+/// room left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemoryUse {
+    /// The limit, in bytes.
+    pub(crate) limit: u64,
+    /// Its working set: what it uses less the file cache the kernel can
+    /// drop at once (`inactive_file`), as the kubelet counts it for
+    /// eviction; the page cache of files read once would otherwise look
+    /// like memory the scan holds.
+    pub(crate) used: u64,
+}
+
+/// See [`MemoryUse`]; `None` where no limit is set.
+pub(crate) fn memory_use() -> Option<MemoryUse> {
+    memory_dirs()
+        .iter()
+        .filter_map(|dir| {
+            let (limit, usage) = [
+                ("memory.max", "memory.current"),
+                ("memory.limit_in_bytes", "memory.usage_in_bytes"),
+            ]
+            .iter()
+            .find_map(|(limit, usage)| Some((read(&dir.join(limit))?, read(&dir.join(usage))?)))?;
+            let limit = parse_memory_limit(&limit)?;
+            let stat = read(&dir.join("memory.stat")).unwrap_or_default();
+            let used = working_set(&usage, &stat)?;
+            Some(MemoryUse { limit, used })
+        })
+        .min_by_key(|m| m.limit.saturating_sub(m.used))
+}
+
+/// The CPU time this process's cgroup used so far (v2 `cpu.stat`
+/// `usage_usec`, v1 `cpuacct.usage` in nanoseconds), in microseconds;
+/// `None` where no CPU cgroup counts it.
+pub(crate) fn cpu_usage() -> Option<u64> {
+    cpu_dirs().iter().find_map(|dir| {
+        read(&dir.join("cpu.stat"))
+            .and_then(|text| stat_value(&text, "usage_usec"))
+            .or_else(|| {
+                read(&dir.join("cpuacct.usage"))
+                    .and_then(|ns| ns.trim().parse::<u64>().ok())
+                    .map(|ns| ns / 1000)
+            })
+    })
+}
+
 /// How much this process's cgroup has been CPU-throttled so far, from its
 /// `cpu.stat` (or, when its own directory is not mounted here, the nearest
 /// one above it that is). `None` where no `cpu.stat` has the counters (no
@@ -86,6 +135,13 @@ pub(crate) fn cpu_throttled() -> Option<CpuThrottle> {
 fn cpu_dirs() -> &'static [PathBuf] {
     static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
     DIRS.get_or_init(|| dirs(proc_self_cgroup().as_deref(), "cpu"))
+}
+
+/// The directories of this process's memory cgroups, most specific first
+/// (looked up once, as [`cpu_dirs`]).
+fn memory_dirs() -> &'static [PathBuf] {
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    DIRS.get_or_init(|| dirs(proc_self_cgroup().as_deref(), "memory"))
 }
 
 fn proc_self_cgroup() -> Option<String> {
@@ -197,12 +253,7 @@ fn parse_memory_limit(text: &str) -> Option<u64> {
 /// `throttled_time` (nanoseconds). `None` without them (a v2 `cpu.stat` of
 /// a cgroup without the cpu controller has only usage).
 fn parse_cpu_stat(text: &str) -> Option<CpuThrottle> {
-    let value = |key: &str| {
-        text.lines().find_map(|line| {
-            let (k, v) = line.split_once(char::is_whitespace)?;
-            (k == key).then(|| v.trim().parse::<u64>().ok()).flatten()
-        })
-    };
+    let value = |key: &str| stat_value(text, key);
     let periods = value("nr_throttled")?;
     let throttled_us =
         value("throttled_usec").or_else(|| value("throttled_time").map(|ns| ns / 1000))?;
@@ -210,6 +261,26 @@ fn parse_cpu_stat(text: &str) -> Option<CpuThrottle> {
         periods,
         throttled_us,
     })
+}
+
+/// The value of `key` in a `key value` file (`cpu.stat`, `memory.stat`).
+fn stat_value(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(char::is_whitespace)?;
+        (k == key).then(|| v.trim().parse::<u64>().ok()).flatten()
+    })
+}
+
+/// A cgroup's usage (`memory.current`, v1 `memory.usage_in_bytes`) less
+/// the inactive file cache its `memory.stat` names (v1 `total_inactive_file`
+/// counts the cgroup's children too and is preferred; `inactive_file`
+/// otherwise; neither: nothing to take off).
+fn working_set(usage: &str, stat: &str) -> Option<u64> {
+    let usage: u64 = usage.trim().parse().ok()?;
+    let inactive = stat_value(stat, "total_inactive_file")
+        .or_else(|| stat_value(stat, "inactive_file"))
+        .unwrap_or(0);
+    Some(usage.saturating_sub(inactive))
 }
 
 #[cfg(test)]
@@ -316,5 +387,32 @@ mod tests {
             })
             .collect();
         assert_eq!(dirs(proc_self, controller), want);
+    }
+
+    #[rstest]
+    #[case::v2(
+        "524288000\n",
+        "anon 400000000\ninactive_file 104857600\nactive_file 1\n",
+        Some(419_430_400)
+    )]
+    #[case::v1_total_preferred(
+        "524288000\n",
+        "inactive_file 1\ntotal_inactive_file 104857600\n",
+        Some(419_430_400)
+    )]
+    #[case::no_stat("524288000\n", "", Some(524_288_000))]
+    #[case::cache_over_usage("100\n", "inactive_file 200\n", Some(0))]
+    #[case::malformed_usage("lots\n", "inactive_file 1\n", None)]
+    #[case::key_prefix_is_not_key("1000\n", "inactive_file_x 600\ninactive_file 100\n", Some(900))]
+    fn working_set_cases(#[case] usage: &str, #[case] stat: &str, #[case] want: Option<u64>) {
+        assert_eq!(working_set(usage, stat), want);
+    }
+
+    #[rstest]
+    #[case::v2_usage("usage_usec 1500\nuser_usec 1000\n", "usage_usec", Some(1500))]
+    #[case::missing("user_usec 1000\n", "usage_usec", None)]
+    #[case::malformed("usage_usec x\n", "usage_usec", None)]
+    fn stat_value_cases(#[case] text: &str, #[case] key: &str, #[case] want: Option<u64>) {
+        assert_eq!(stat_value(text, key), want);
     }
 }

@@ -35,8 +35,12 @@ pub struct ScanConfig {
     pub output: Option<PathBuf>,
     /// `--resume`.
     pub resume: bool,
-    /// Pages rendered at once.
+    /// The most pages rendered at once (`--concurrency`); the scan adapts
+    /// below it.
     pub concurrency: usize,
+    /// The CPUs the worker may use (the cgroup's quota, when less than the
+    /// cores).
+    pub cpus: f64,
     /// Chromium processes.
     pub browsers: usize,
     /// `--recycle-pages`, `--recycle-memory`: when a browser is replaced.
@@ -127,6 +131,7 @@ impl ScanConfig {
             output: args.output,
             resume: args.resume,
             concurrency,
+            cpus: machine.cpus,
             browsers,
             recycle,
             chrome: ChromeConfig {
@@ -324,7 +329,7 @@ impl Machine {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Machine {
             cpus: usable_cpus(cores, cgroup::cpu_quota()),
-            memory_bytes: cgroup::memory_limit().or_else(mem_available),
+            memory_bytes: cgroup::memory_limit().or_else(crate::load::mem_available),
         }
     }
 
@@ -396,14 +401,6 @@ fn whole(x: f64) -> usize {
 /// more, so 128 MiB a page keeps 16 pages inside a 2 GiB pod with room to
 /// spare.
 const PAGE_MEMORY: u64 = 128 << 20;
-
-/// `MemAvailable` from /proc/meminfo.
-fn mem_available() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
 
 #[cfg(test)]
 mod tests {

@@ -41,7 +41,7 @@
 //!   (guard verdict, scheme fallback, error status, shared render) and,
 //!   apart, every retry. Concurrency has a few owners, each said in its
 //!   module: `scan` (records in flight, [`scan::pages`]: the pages open at
-//!   once), [`throttle`] (`--rate`, the per-site cap), `browser` (its
+//!   once, and `level`: how many, adapted while it runs), [`throttle`] (`--rate`, the per-site cap), `browser` (its
 //!   processes' tasks) and `guard` (one task a proxied connection).
 //! - [`cli`] is clap's view of the command line; [`config`] turns it into
 //!   the settings `scan`, `report` and `diff` read, and clap's types stop
@@ -68,6 +68,7 @@ pub mod guard;
 pub mod http1;
 pub mod input;
 pub mod judge;
+mod load;
 pub mod output;
 pub mod page;
 pub mod report;

@@ -14,6 +14,8 @@ use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDat
 use chromiumoxide::cdp::browser_protocol::target::{
     CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
 };
+use chromiumoxide::cdp::js_protocol::heap_profiler::CollectGarbageParams;
+use chromiumoxide::cdp::js_protocol::runtime::GetHeapUsageParams;
 use chromiumoxide::Page;
 use tokio::time::Instant;
 
@@ -355,7 +357,20 @@ impl OpenTab {
             let clear = ClearBrowserCacheParams::default();
             matches!(timed(self.page.execute(clear), end).await, Some(Ok(_)))
         };
-        let (cookies, storage, cache) = tokio::join!(cookies, storage, cache);
+        let gc = async {
+            let heap = match timed(self.page.execute(GetHeapUsageParams::default()), end).await {
+                Some(Ok(usage)) => usage.result.total_size + usage.result.embedder_heap_used_size,
+                _ => return,
+            };
+            tracing::trace!(
+                heap_mib = heap / f64::from(1 << 20),
+                "page heap before reuse"
+            );
+            if heap > GC_PAST {
+                let _ = timed(self.page.execute(CollectGarbageParams::default()), end).await;
+            }
+        };
+        let (cookies, storage, cache, ()) = tokio::join!(cookies, storage, cache, gc);
         self.session.begin_render();
         cookies && storage.into_iter().all(|cleared| cleared) && cache
     }
@@ -375,6 +390,15 @@ impl OpenTab {
         dispose(instance, self.context).await;
     }
 }
+
+/// A page reused with more than this in its heaps (V8's and Blink's) is
+/// garbage-collected first. V8 collects when it needs room, not when a
+/// document is left, so a page reused for a record's four renders held the
+/// garbage of the earlier ones: a portal homepage's renderer measured
+/// 160–210 MiB in the scan against 45–80 MiB loaded once, and 90–140 MiB
+/// with this collection. A light page's heaps (a few MiB) are not worth
+/// the CPU of a full collection.
+const GC_PAST: f64 = 16.0 * 1024.0 * 1024.0;
 
 /// The storage `OpenTab::reset` clears for the origins a render went through
 /// (`Storage.clearDataForOrigin`'s list; cookies are cleared for the

@@ -114,6 +114,9 @@ struct Live {
     pass: AtomicU64,
     fail: AtomicU64,
     error: AtomicU64,
+    /// The pages the scan may have open now (its adapted level); 0 until
+    /// set.
+    pages: Arc<AtomicU64>,
 }
 
 /// The scan's tally; see the module docs.
@@ -134,6 +137,12 @@ pub struct Summary {
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
 impl Summary {
+    /// The page level the progress shows, for the scan to keep current.
+    #[must_use]
+    pub fn pages_shown(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.live.pages)
+    }
+
     /// Start counting (and showing progress). `summary_file` is created now,
     /// so an unwritable `--summary FILE` fails the scan before it starts.
     ///
@@ -331,10 +340,11 @@ fn progress_message(live: &Live, elapsed: Duration) -> String {
         .map(|s| format!(" · ETA {s:.0}s"))
         .unwrap_or_default();
     format!(
-        "{rate:.2}/s{eta} · pass {} · fail {} · error {}",
+        "{rate:.2}/s{eta} · pass {} · fail {} · error {} · {} pages",
         live.pass.load(Ordering::Relaxed),
         live.fail.load(Ordering::Relaxed),
-        live.error.load(Ordering::Relaxed)
+        live.error.load(Ordering::Relaxed),
+        live.pages.load(Ordering::Relaxed)
     )
 }
 
@@ -375,6 +385,7 @@ async fn show_progress(live: Arc<Live>, started: Instant, bar: Option<ProgressBa
             records_per_s = format!("{records_per_s:.2}"),
             targets_per_s = format!("{:.2}", per_second(targets, elapsed)),
             eta_s,
+            pages = live.pages.load(Ordering::Relaxed),
             "progress"
         );
     }

@@ -5,16 +5,19 @@
 //!   open at once), and the single loop at the end that owns judging and
 //!   writing, so output lines never interleave; signals and `--grace`;
 //! - [`pages`]: the pages open at once, and when a record may open a second;
+//! - `level`: how many pages that is, adapted while the scan runs;
 //! - `record`: one record's targets, pre-checked by the guard and visited
 //!   in lanes (desktop, phone) in one tab or two;
 //! - `visit`: one target, end to end (guard verdict, per-site cap, scheme
 //!   fallback, an error status, a shared render, evidence);
 //! - `retry`: every retry of a render, and nothing else.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+mod level;
 pub mod pages;
 mod record;
 mod retry;
@@ -46,8 +49,11 @@ struct Ctx {
     pool: BrowserPool,
     /// `--rate` and the per-site cap.
     throttle: Throttle,
-    /// `--concurrency` pages: one a record, a second one when spare.
+    /// The pages open at once (at most `--concurrency`): one a record, a
+    /// second one when spare.
     pages: Arc<PageLimit>,
+    /// Targets done so far, for the page level.
+    finished: Arc<AtomicU64>,
     /// Whether the worker was starved of CPU during a render.
     starvation: Starvation,
     /// One starved render's retry at a time, so that it has the machine's
@@ -71,22 +77,25 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
     let mut tally = start_summary(&config, None)?;
     let mut exit = ExitTally::new(config.fail_on);
     let pool = launch_pool(&config).await?;
+    let concurrency = config.concurrency;
+    let start = level::start_level(config.cpus, concurrency);
     tracing::info!(
         browsers = config.browsers,
-        concurrency = config.concurrency,
+        concurrency,
+        pages = start,
         chrome = %config.chrome.executable.display(),
         "scan started"
     );
-    let concurrency = config.concurrency;
     let ctx = Arc::new(Ctx {
         throttle: Throttle::new(config.rate),
-        pages: Arc::new(PageLimit::new(concurrency)),
+        pages: Arc::new(PageLimit::new(start)),
+        finished: Arc::new(AtomicU64::new(0)),
         starvation: Starvation::start(),
         retry_room: tokio::sync::Semaphore::new(1),
         config,
         pool,
     });
-
+    let leveller = start_leveller(&ctx, start, &tally).await;
     let (reader, mut rx) = spawn_reader(records, ctx.config.shard, done, concurrency * 2);
     // On the first SIGTERM/SIGINT no new record starts; in-flight ones get
     // `--grace` to finish. A second signal exits at once.
@@ -104,7 +113,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
                 match item {
                     Ok(record) => {
                         let page = ctx.pages.take().await;
-                        Ok(scan_record(&ctx, record, page).await)
+                        Ok(Box::pin(scan_record(&ctx, record, page)).await)
                     }
                     Err(invalid) => Err(invalid),
                 }
@@ -144,12 +153,7 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         }
     }
     drop(finished);
-    reader.abort();
-    if let Ok(ctx) = Arc::try_unwrap(ctx) {
-        ctx.pool.close().await;
-    } else {
-        tracing::warn!("browser pool still shared at exit; browsers are killed on drop");
-    }
+    shut_down(ctx, [reader, leveller]).await;
     let interrupted = interrupted || *stop_seen.borrow();
     let status = exit.status();
     tally.finish(interrupted)?;
@@ -166,6 +170,39 @@ pub async fn run(config: ScanConfig) -> Result<ExitStatus, Error> {
         }),
         None => Ok(status),
     }
+}
+
+/// Stop the scan's helper `tasks` and close its browsers.
+async fn shut_down(ctx: Arc<Ctx>, tasks: [tokio::task::JoinHandle<()>; 2]) {
+    for task in tasks {
+        task.abort();
+    }
+    if let Ok(ctx) = Arc::try_unwrap(ctx) {
+        ctx.pool.close().await;
+    } else {
+        tracing::warn!("browser pool still shared at exit; browsers are killed on drop");
+    }
+}
+
+/// Start adapting the page level from `start` (see `level`), the
+/// browsers' memory at rest being the base a page's cost is measured over.
+async fn start_leveller(
+    ctx: &Arc<Ctx>,
+    start: usize,
+    tally: &Summary,
+) -> tokio::task::JoinHandle<()> {
+    let base_memory = tokio::task::spawn_blocking(crate::load::memory)
+        .await
+        .ok()
+        .flatten()
+        .map(|m| m.used);
+    tokio::spawn(level::run(
+        Arc::clone(&ctx.pages),
+        level::Controller::new(start, ctx.config.concurrency, base_memory),
+        Arc::clone(&ctx.finished),
+        ctx.starvation.clone(),
+        tally.pages_shown(),
+    ))
 }
 
 /// A finished record judged (or held for its group), or a row that could

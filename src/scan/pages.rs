@@ -1,5 +1,5 @@
-//! `PageLimit`: the pages a scan has open at once (`--concurrency`), and
-//! when a record may open a second one.
+//! `PageLimit`: the pages a scan has open at once, and when a record may
+//! open a second one.
 //!
 //! A record renders its targets one after another in one page, because
 //! opening a page costs about half a visit (see [`crate::browser::Tab`]).
@@ -10,8 +10,14 @@
 //! leave are lent to records still running: their phone targets render in
 //! a page of their own beside the desktop ones. That doubles a record's
 //! pages only when the scan has pages to spare, and never opens more than
-//! `--concurrency` pages.
+//! the level allows.
+//!
+//! The level (how many pages at once) moves while the scan runs, between
+//! one and `--concurrency` (see `level`): raising it hands out more
+//! permits; lowering it takes back free ones at once and the rest as
+//! their records give them back.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -21,31 +27,62 @@ pub struct PageLimit {
     pages: Arc<Semaphore>,
     /// Whether no record will start any more.
     input_ended: watch::Sender<bool>,
+    /// The pages allowed at once now.
+    level: AtomicUsize,
+    /// Pages still out to take back when the level was lowered below the
+    /// pages in use: each is forgotten instead of given back.
+    owed: Arc<AtomicUsize>,
+    /// Records waiting for their own page.
+    waiting: AtomicUsize,
 }
 
 /// One page of the budget, given back when dropped.
 #[must_use = "the page is given back as soon as the permit is dropped"]
 pub struct PagePermit {
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
+    owed: Arc<AtomicUsize>,
+}
+
+impl Drop for PagePermit {
+    fn drop(&mut self) {
+        let repaid = self
+            .owed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |owed| {
+                owed.checked_sub(1)
+            })
+            .is_ok();
+        if let (true, Some(permit)) = (repaid, self.permit.take()) {
+            permit.forget();
+        }
+    }
 }
 
 impl PageLimit {
-    /// At most `limit` pages at once.
+    /// At most `level` pages at once (until [`PageLimit::set_level`]).
     #[must_use]
-    pub fn new(limit: usize) -> PageLimit {
+    pub fn new(level: usize) -> PageLimit {
         PageLimit {
-            pages: Arc::new(Semaphore::new(limit)),
+            pages: Arc::new(Semaphore::new(level)),
             input_ended: watch::Sender::new(false),
+            level: AtomicUsize::new(level),
+            owed: Arc::new(AtomicUsize::new(0)),
+            waiting: AtomicUsize::new(0),
         }
     }
 
     /// A record's own page. A record waits for one only if pages were lent
-    /// while it was being started: never more than the limit.
+    /// while it was being started, or the level is below the records in
+    /// flight.
     pub async fn take(&self) -> PagePermit {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
         let permit = Arc::clone(&self.pages).acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
         PagePermit {
             // The semaphore is never closed, so acquiring cannot fail.
-            _permit: permit.unwrap_or_else(|_| unreachable!("the page budget is never closed")),
+            permit: Some(
+                permit.unwrap_or_else(|_| unreachable!("the page budget is never closed")),
+            ),
+            owed: Arc::clone(&self.owed),
         }
     }
 
@@ -62,7 +99,49 @@ impl PageLimit {
         let mut ended = self.input_ended.subscribe();
         // The sender lives in `self`: waiting cannot fail here.
         let _ = ended.wait_for(|ended| *ended).await;
-        self.take().await
+        let permit = Arc::clone(&self.pages).acquire_owned().await;
+        PagePermit {
+            permit: Some(
+                permit.unwrap_or_else(|_| unreachable!("the page budget is never closed")),
+            ),
+            owed: Arc::clone(&self.owed),
+        }
+    }
+
+    /// The pages allowed at once now.
+    pub fn level(&self) -> usize {
+        self.level.load(Ordering::Acquire)
+    }
+
+    /// Allow `level` pages at once (at least one). Called by one task only.
+    pub(super) fn set_level(&self, level: usize) {
+        let level = level.max(1);
+        let old = self.level.swap(level, Ordering::AcqRel);
+        if level > old {
+            let more = level - old;
+            // Pages still owed are simply not taken back any more.
+            let owed = self
+                .owed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |owed| {
+                    Some(owed - owed.min(more))
+                })
+                .unwrap_or(0);
+            self.pages.add_permits(more - owed.min(more));
+        } else if level < old {
+            let fewer = old - level;
+            let taken = self.pages.forget_permits(fewer);
+            self.owed.fetch_add(fewer - taken, Ordering::AcqRel);
+        }
+    }
+
+    /// Pages held now, and records waiting for one.
+    pub(super) fn usage(&self) -> (usize, usize) {
+        let allowed = self.level() + self.owed.load(Ordering::Acquire);
+        let free = self.pages.available_permits();
+        (
+            allowed.saturating_sub(free),
+            self.waiting.load(Ordering::Acquire),
+        )
     }
 }
 
@@ -153,5 +232,48 @@ mod tests {
         assert!(poll!(&mut take).is_pending(), "never over the limit");
         drop(lent);
         assert!(poll!(&mut take).is_ready());
+    }
+
+    #[tokio::test]
+    async fn a_lower_level_takes_back_free_pages_at_once_and_held_ones_as_they_return() {
+        let budget = PageLimit::new(4);
+        let a = budget.take().await;
+        let b = budget.take().await;
+        let _c = budget.take().await;
+        budget.set_level(1);
+        assert_eq!(free(&budget), 0, "the one free page is taken back");
+        assert_eq!(budget.usage().0, 3, "three pages still held");
+        drop(a);
+        drop(b);
+        assert_eq!(free(&budget), 0, "returned pages were owed");
+        assert_eq!(budget.usage().0, 1);
+        let mut take = std::pin::pin!(budget.take());
+        assert!(poll!(&mut take).is_pending(), "at the new level");
+        assert_eq!(budget.usage().1, 1, "one record waits");
+    }
+
+    #[tokio::test]
+    async fn a_higher_level_first_forgives_pages_owed() {
+        let budget = PageLimit::new(3);
+        let a = budget.take().await;
+        let b = budget.take().await;
+        let _c = budget.take().await;
+        budget.set_level(1);
+        budget.set_level(2);
+        drop(a);
+        assert_eq!(free(&budget), 0, "one page was still owed");
+        drop(b);
+        assert_eq!(free(&budget), 1, "the level of two holds one page more");
+        budget.set_level(5);
+        assert_eq!(free(&budget), 4);
+        assert_eq!(budget.usage(), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn the_level_is_never_below_one() {
+        let budget = PageLimit::new(2);
+        budget.set_level(0);
+        assert_eq!(budget.level(), 1);
+        let _a = budget.take().await;
     }
 }

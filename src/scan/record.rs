@@ -150,6 +150,9 @@ impl Plan<'_> {
                 join,
             };
             let (outcome, landing) = visit.run(tab).await;
+            self.ctx
+                .finished
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             landings[i] = landing;
             outcomes.push((i, outcome));
         }
