@@ -14,11 +14,14 @@
 #   BENCH_LATENCY_MS        the slow regime's delay per response (default 400)
 #   BENCH_KEEP              keep the temp dir (farm, outputs, logs) and print its path
 #   CHROME                  the browser both the scan and the floor drive
+#   BENCH_BASELINE          another beian-audit binary (an older build) to run in
+#                           every round too, in alternating order with this one,
+#                           and compare with it in a second table
 #
 # Per regime: the floor runs once at each candidate concurrency on the first
 # quarter of the pages and the best is kept; then R rounds each run the floor
-# (at that concurrency) and the scan, interleaved so that drifting machine
-# load hits both alike. Every
+# (at that concurrency) and the scan (and the baseline build, when given),
+# interleaved so that drifting machine load hits all alike. Every
 # process tree is measured by scripts/bench_tool.py (wall time, exact CPU via
 # a child subreaper and RUSAGE_CHILDREN, peak PSS); every scan's output is
 # checked against the generator's expected findings.
@@ -63,6 +66,11 @@ mkdir -p "$bin"
 for b in beian-audit bench-floor fixture-farm; do
   ln "target/release/$b" "$bin/$b" 2>/dev/null || cp "target/release/$b" "$bin/$b"
 done
+baseline=${BENCH_BASELINE:-}
+if [ -n "$baseline" ]; then
+  [ -x "$baseline" ] || { echo "bench.sh: BENCH_BASELINE=$baseline is not an executable" >&2; exit 2; }
+  cp "$baseline" "$bin/baseline"
+fi
 farm_pid=
 cleanup() {
   if [ -n "$farm_pid" ]; then kill "$farm_pid" 2>/dev/null || true; fi
@@ -103,6 +111,8 @@ m = json.load(open(path))
 m.update(regime=regime, role=role, run=int(run), concurrency=conc, targets=int(targets))
 if len(sys.argv) > 7:
     m["accuracy"] = float(sys.argv[7])
+if len(sys.argv) > 8 and sys.argv[8]:
+    m["pages"] = int(sys.argv[8])
 print(json.dumps(m))
 EOF
 }
@@ -115,6 +125,31 @@ run_floor() {
     "$bin/bench-floor" --urls "$urls" --concurrency "$3" --resolve "*=$farm_addr"
   record "$1" "$4" "$2" "$3" "$m" "$pages"
   python3 scripts/bench_tool.py brief "$m" "$pages" --floor-stdout "$m.stdout"
+}
+
+# Run one scan and check it: regime run role binary.
+run_scan() {
+  local m=$work/$3-$1-$2.json out=$work/$3-$1-$2.ndjson
+  # shellcheck disable=SC2086 # BENCH_SCAN_ARGS is a list of flags
+  python3 scripts/bench_tool.py measure --out "$m" --stderr "$out.stderr" -- \
+    "$4" scan "$work/farm/records.csv" -o "$out" \
+    --resolve "*=$farm_addr" --scheme http --no-progress $scan_args
+  read -r tps cpu mib exit_code < <(python3 scripts/bench_tool.py brief "$m" "$targets")
+  if [ "$exit_code" -gt 1 ] || [ "$exit_code" -lt 0 ]; then
+    echo "bench.sh: $3 scan exited $exit_code; its stderr:" >&2
+    tail -n 20 "$out.stderr" >&2
+    exit 2
+  fi
+  local acc_ok=0
+  python3 scripts/bench_tool.py check --expected "$work/farm/expected.json" --output "$out" \
+    --summary "$out.acc" | sed 's/^/    /' >&2 || acc_ok=$?
+  [ "$acc_ok" -eq 0 ] || status=1
+  local accuracy pages
+  accuracy=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$out.acc")
+  # The page level the scan ended at (a build without levels logs none).
+  pages=$(grep -a -E 'page level changed|scan started' "$out.stderr" | grep -a -o 'pages=[0-9]*' | tail -n1 | cut -d= -f2)
+  record "$1" "$3" "$2" "${scan_args:-default}" "$m" "$targets" "$accuracy" "${pages:-}"
+  log "  run $2: $3 $tps targets/s, $cpu CPU s, peak $mib MiB, ${pages:-?} pages at the end (accuracy $accuracy%)"
 }
 
 status=0
@@ -143,25 +178,15 @@ for reg in "${regimes[@]}"; do
   for r in $(seq 1 "$runs"); do
     read -r tps cpu mib _ failed < <(run_floor "$reg" "$r" "$best" floor)
     log "  run $r: floor $tps targets/s, $cpu CPU s, peak $mib MiB ($failed failed loads)"
-    m=$work/scan-$reg-$r.json
-    out=$work/scan-$reg-$r.ndjson
-    # shellcheck disable=SC2086 # BENCH_SCAN_ARGS is a list of flags
-    python3 scripts/bench_tool.py measure --out "$m" --stderr "$out.stderr" -- \
-      "$bin/beian-audit" scan "$work/farm/records.csv" -o "$out" \
-      --resolve "*=$farm_addr" --scheme http --no-progress $scan_args
-    read -r tps cpu mib exit_code < <(python3 scripts/bench_tool.py brief "$m" "$targets")
-    if [ "$exit_code" -gt 1 ] || [ "$exit_code" -lt 0 ]; then
-      echo "bench.sh: scan exited $exit_code; its stderr:" >&2
-      tail -n 20 "$out.stderr" >&2
-      exit 2
+    if [ -n "$baseline" ] && [ $((r % 2)) -eq 1 ]; then
+      run_scan "$reg" "$r" baseline "$bin/baseline"
+      run_scan "$reg" "$r" scan "$bin/beian-audit"
+    elif [ -n "$baseline" ]; then
+      run_scan "$reg" "$r" scan "$bin/beian-audit"
+      run_scan "$reg" "$r" baseline "$bin/baseline"
+    else
+      run_scan "$reg" "$r" scan "$bin/beian-audit"
     fi
-    acc_ok=0
-    python3 scripts/bench_tool.py check --expected "$work/farm/expected.json" --output "$out" \
-      --summary "$out.acc" | sed 's/^/    /' >&2 || acc_ok=$?
-    [ "$acc_ok" -eq 0 ] || status=1
-    accuracy=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$out.acc")
-    record "$reg" scan "$r" "${scan_args:-default}" "$m" "$targets" "$accuracy"
-    log "  run $r: scan  $tps targets/s, $cpu CPU s, peak $mib MiB (accuracy $accuracy%)"
   done
   stop_farm
 done

@@ -33,7 +33,10 @@ check    compares a scan's NDJSON output with the generator's expected.json:
          Prints the accuracy and every mismatch; exit 1 below 100%.
 
 table    reads the JSON lines bench.sh collected and prints the medians per
-         regime as a Markdown table.
+         regime as a Markdown table (throughput, CPU, peak PSS and targets/s
+         per GiB of peak PSS, for the scan and its floor); with baseline rows
+         (BENCH_BASELINE), a second table of this build against the baseline,
+         with the median of the per-round ratios.
 """
 
 import argparse
@@ -332,22 +335,64 @@ def table(path):
         values = [key(r) for r in items]
         return statistics.median(values) if values else float("nan")
 
+    def tps(r):
+        return r["targets"] / r["wall_s"]
+
+    def per_gib(r):
+        return tps(r) / (r["peak_pss_mib"] / 1024)
+
+    def pages(items):
+        levels = sorted(r["pages"] for r in items if "pages" in r)
+        return "-" if not levels else (
+            str(levels[0]) if levels[0] == levels[-1] else f"{levels[0]}–{levels[-1]}")
+
     print("| regime | floor t/s | scan t/s | ratio | CPU s/target | peak tree MiB "
-          "| floor CPU s/target | floor peak MiB | floor best conc. | accuracy | runs |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| scan t/s per GiB | floor CPU s/target | floor peak MiB | floor t/s per GiB "
+          "| floor best conc. | scan pages at the end | accuracy | runs |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for regime in regimes:
         floor = [r for r in rows if r["regime"] == regime and r["role"] == "floor"]
         scan = [r for r in rows if r["regime"] == regime and r["role"] == "scan"]
-        floor_tps = med(floor, lambda r: r["targets"] / r["wall_s"])
-        scan_tps = med(scan, lambda r: r["targets"] / r["wall_s"])
+        floor_tps = med(floor, tps)
+        scan_tps = med(scan, tps)
         worst = min((r.get("accuracy", 0.0) for r in scan), default=float("nan"))
         conc = floor[0]["concurrency"] if floor else "-"
         print(f"| {regime} | {floor_tps:.2f} | {scan_tps:.2f} | {scan_tps / floor_tps:.2f} "
               f"| {med(scan, lambda r: r['cpu_s'] / r['targets']):.3f} "
               f"| {med(scan, lambda r: r['peak_pss_mib']):.0f} "
+              f"| {med(scan, per_gib):.1f} "
               f"| {med(floor, lambda r: r['cpu_s'] / r['targets']):.3f} "
               f"| {med(floor, lambda r: r['peak_pss_mib']):.0f} "
-              f"| {conc} | {worst:.1f}% | {len(scan)} |")
+              f"| {med(floor, per_gib):.1f} "
+              f"| {conc} | {pages(scan)} | {worst:.1f}% | {len(scan)} |")
+
+    if not any(r["role"] == "baseline" for r in rows):
+        return
+    # This build against the baseline build, round by round (the two ran
+    # back to back in each round, in alternating order): medians of each
+    # and of the per-round ratios.
+    print()
+    print("| regime | baseline t/s | this t/s | t/s ratio | baseline peak MiB | this peak MiB "
+          "| peak ratio | baseline t/s per GiB | this t/s per GiB | baseline CPU s/target "
+          "| this CPU s/target | this pages at the end | accuracy (both) | rounds |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for regime in regimes:
+        base = {r["run"]: r for r in rows if r["regime"] == regime and r["role"] == "baseline"}
+        this = {r["run"]: r for r in rows if r["regime"] == regime and r["role"] == "scan"}
+        rounds = sorted(set(base) & set(this))
+        if not rounds:
+            continue
+        b = [base[n] for n in rounds]
+        t = [this[n] for n in rounds]
+        tps_ratio = statistics.median(tps(this[n]) / tps(base[n]) for n in rounds)
+        peak_ratio = statistics.median(this[n]["peak_pss_mib"] / base[n]["peak_pss_mib"] for n in rounds)
+        worst = min(r.get("accuracy", 0.0) for r in b + t)
+        print(f"| {regime} | {med(b, tps):.2f} | {med(t, tps):.2f} | {tps_ratio:.2f} "
+              f"| {med(b, lambda r: r['peak_pss_mib']):.0f} | {med(t, lambda r: r['peak_pss_mib']):.0f} "
+              f"| {peak_ratio:.2f} | {med(b, per_gib):.1f} | {med(t, per_gib):.1f} "
+              f"| {med(b, lambda r: r['cpu_s'] / r['targets']):.3f} "
+              f"| {med(t, lambda r: r['cpu_s'] / r['targets']):.3f} "
+              f"| {pages(t)} | {worst:.1f}% | {len(rounds)} |")
 
 
 if __name__ == "__main__":

@@ -108,7 +108,10 @@ pub(crate) fn memory_use() -> Option<MemoryUse> {
 /// `usage_usec`, v1 `cpuacct.usage` in nanoseconds), in microseconds;
 /// `None` where no CPU cgroup counts it.
 pub(crate) fn cpu_usage() -> Option<u64> {
-    cpu_dirs().iter().find_map(|dir| {
+    static CPUACCT: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    // v1 `cpuacct` is mounted with `cpu` (`cpu,cpuacct`) or on its own.
+    let cpuacct = CPUACCT.get_or_init(|| dirs(proc_self_cgroup().as_deref(), "cpuacct"));
+    cpu_dirs().iter().chain(cpuacct).find_map(|dir| {
         read(&dir.join("cpu.stat"))
             .and_then(|text| stat_value(&text, "usage_usec"))
             .or_else(|| {

@@ -40,9 +40,9 @@ use crate::starvation::Starvation;
 /// How often the pages in use are sampled within a window.
 const SAMPLE: Duration = Duration::from_millis(250);
 /// A window is at least this long …
-const MIN_WINDOW: Duration = Duration::from_secs(1);
-/// … and has seen a target finished for every two pages, unless it
-/// reaches this length.
+const MIN_WINDOW: Duration = Duration::from_millis(500);
+/// … and, when a step up is on trial, has seen a target finished for
+/// every two pages, unless it reaches this length.
 const MAX_WINDOW: Duration = Duration::from_secs(6);
 /// The CPUs count as busy past this share: no more pages …
 const CPU_BUSY: f64 = 0.85;
@@ -142,6 +142,12 @@ impl Controller {
     /// The pages allowed now.
     pub(super) fn level(&self) -> usize {
         self.level
+    }
+
+    /// Whether a step up waits to be judged by the next window's
+    /// throughput.
+    pub(super) fn judging(&self) -> bool {
+        self.trial.is_some()
     }
 
     /// The level after `w`, and why.
@@ -260,7 +266,10 @@ pub(super) async fn run(
             in_use += held;
             let done = finished.load(Ordering::Relaxed) - done_before;
             let long = started.elapsed();
-            if long >= MAX_WINDOW || (long >= MIN_WINDOW && done * 2 >= control.level() as u64) {
+            // A step on trial is judged by throughput, which needs
+            // finished renders; otherwise the CPU, read at once, decides.
+            let enough = !control.judging() || done * 2 >= control.level() as u64;
+            if long >= MAX_WINDOW || (long >= MIN_WINDOW && enough) {
                 break;
             }
         }
