@@ -147,7 +147,8 @@ run_scan() {
   local accuracy pages
   accuracy=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$out.acc")
   # The page level the scan ended at (a build without levels logs none).
-  pages=$(grep -a -E 'page level changed|scan started' "$out.stderr" | grep -a -o 'pages=[0-9]*' | tail -n1 | cut -d= -f2)
+  pages=$({ grep -a -E 'page level changed|scan started' "$out.stderr" || true; } |
+    { grep -a -o 'pages=[0-9]*' || true; } | tail -n1 | cut -d= -f2)
   record "$1" "$3" "$2" "${scan_args:-default}" "$m" "$targets" "$accuracy" "${pages:-}"
   log "  run $2: $3 $tps targets/s, $cpu CPU s, peak $mib MiB, ${pages:-?} pages at the end (accuracy $accuracy%)"
 }

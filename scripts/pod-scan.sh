@@ -160,10 +160,12 @@ if [ -n "$memory" ]; then
     awk '$1 == "oom_kill" { print $2; exit }')
   echo "oom kills: ${kills:-unknown}" >&2
 fi
-levels=$(grep -a -h -E 'scan started|page level changed' "$work"/pod-*.ndjson.log | grep -a -o 'pages=[0-9]*' | cut -d= -f2 | tr '\n' ' ')
+levels=$({ grep -a -h -E 'scan started|page level changed' "$work"/pod-*.ndjson.log || true; } |
+  { grep -a -o 'pages=[0-9]*' || true; } | cut -d= -f2 | tr '\n' ' ')
 first_level=$(echo "$levels" | awk '{ print $1 }')
 last_level=$(echo "$levels" | awk '{ print $NF }')
-ceiling=$(grep -a -h 'scan started' "$work/pod-1.ndjson.log" | grep -a -o 'concurrency=[0-9]*' | cut -d= -f2)
+ceiling=$({ grep -a -h 'scan started' "$work/pod-1.ndjson.log" || true; } |
+  { grep -a -o 'concurrency=[0-9]*' || true; } | cut -d= -f2)
 echo "pages: ${first_level:-?} → ${last_level:-?} (ceiling ${ceiling:-?})" >&2
 
 # Findings as "domain verdict code target" lines, sorted: what must not change.

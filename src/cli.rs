@@ -98,7 +98,11 @@ pub struct ScanArgs {
     #[arg(long, requires = "output")]
     pub resume: bool,
 
-    /// Pages rendered at once, across all browsers [default: from the machine].
+    /// The most pages rendered at once, across all browsers [default: from the machine].
+    ///
+    /// A ceiling: the scan starts with a few pages a CPU and adds pages while
+    /// the CPU and memory have room, gives them back when memory nears its
+    /// budget.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
 

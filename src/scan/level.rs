@@ -15,8 +15,7 @@
 //!   each time before trying again;
 //! - gives a page back when the worker was starved of CPU, holds while the
 //!   CPU is busy, and otherwise adds pages as far as the memory left
-//!   allows: twice as many while the CPU is mostly idle, half as many
-//!   again once it is not.
+//!   allows: the more, the idler the CPU.
 //!
 //! It decides from the CPU first because the CPU answers at once, while a
 //! step's throughput shows only once its pages have finished renders (a
@@ -46,8 +45,10 @@ const MIN_WINDOW: Duration = Duration::from_millis(500);
 const MAX_WINDOW: Duration = Duration::from_secs(6);
 /// The CPUs count as busy past this share: no more pages …
 const CPU_BUSY: f64 = 0.85;
-/// … and as far from it below this one: twice the pages at once.
+/// … and as far from it below this one: twice the pages at once …
 const CPU_IDLE: f64 = 0.5;
+/// … and near it past this one: a small step, judged by throughput.
+const CPU_NEAR: f64 = 0.7;
 /// A step up that lowered throughput by more than this share (more than
 /// a window's noise) is taken back.
 const LOSS_TOLERATED: f64 = 0.1;
@@ -196,15 +197,23 @@ impl Controller {
             self.cooldown -= 1;
             return (self.level, Step::Hold);
         }
-        // Far from busy: double, untried (the CPU that more pages would
-        // contend for is idle); near it: half as many again, on trial.
-        let idle = cpu < CPU_IDLE;
-        let step = if idle { self.level } else { self.level / 2 };
+        // The further from busy, the bigger the step: twice the pages below
+        // half busy, half as many again below `CPU_NEAR`, untried (the
+        // CPU more pages would contend for is idle); a quarter more near
+        // busy, on trial.
+        let near = cpu >= CPU_NEAR;
+        let step = if cpu < CPU_IDLE {
+            self.level
+        } else if near {
+            self.level / 4
+        } else {
+            self.level / 2
+        };
         let step = step.max(1).min(self.room(w));
         if step == 0 {
             return (self.level, Step::Hold);
         }
-        if !idle {
+        if near {
             self.trial = Some((self.level, w.rate));
         }
         let level = (self.level + step).min(self.ceiling);
@@ -364,6 +373,7 @@ mod tests {
     #[rstest]
     #[case::idle_cpu_doubles(window(8, 4.0, 0.3), (16, Step::Up))]
     #[case::some_cpu_adds_half(window(8, 4.0, 0.6), (12, Step::Up))]
+    #[case::near_busy_adds_a_quarter(window(8, 4.0, 0.75), (10, Step::Up))]
     #[case::busy_cpu_holds(window(8, 4.0, 0.9), (8, Step::Hold))]
     #[case::unknown_cpu_holds(Window { cpu: None, ..window(8, 4.0, 0.0) }, (8, Step::Hold))]
     #[case::input_bound_holds(Window { bound: false, ..window(8, 4.0, 0.1) }, (8, Step::Hold))]
@@ -394,27 +404,27 @@ mod tests {
     }
 
     #[rstest]
-    #[case::throughput_held_keeps_the_step(10.0, (18, Step::Up))]
+    #[case::throughput_held_keeps_the_step(10.0, (12, Step::Up))]
     #[case::throughput_fell_takes_it_back(8.0, (8, Step::Back))]
     fn a_step_up_near_busy_is_judged_by_the_next_window(
         #[case] rate_after: f64,
         #[case] want: (usize, Step),
     ) {
         let mut control = Controller::new(8, 32, None);
-        assert_eq!(control.next(&window(8, 10.0, 0.6)), (12, Step::Up));
-        assert_eq!(control.next(&window(12, rate_after, 0.6)), want);
+        assert_eq!(control.next(&window(8, 10.0, 0.75)), (10, Step::Up));
+        assert_eq!(control.next(&window(10, rate_after, 0.75)), want);
     }
 
     #[test]
     fn a_trial_waits_until_its_pages_are_in_use() {
         let mut control = Controller::new(8, 32, None);
-        assert_eq!(control.next(&window(8, 10.0, 0.6)), (12, Step::Up));
+        assert_eq!(control.next(&window(8, 10.0, 0.75)), (10, Step::Up));
         let ramping = Window {
-            in_use: 9.0,
-            ..window(12, 2.0, 0.6)
+            in_use: 8.0,
+            ..window(10, 2.0, 0.75)
         };
-        assert_eq!(control.next(&ramping), (12, Step::Hold), "not judged yet");
-        assert_eq!(control.next(&window(12, 2.0, 0.6)), (8, Step::Back));
+        assert_eq!(control.next(&ramping), (10, Step::Hold), "not judged yet");
+        assert_eq!(control.next(&window(10, 2.0, 0.75)), (8, Step::Back));
     }
 
     #[test]
@@ -425,7 +435,7 @@ mod tests {
             let level = control.level();
             // Every step up lowers the rate: 10 at 8 pages, 5 above.
             let rate = if level > 8 { 5.0 } else { 10.0 };
-            if control.next(&window(level, rate, 0.6)).1 == Step::Up {
+            if control.next(&window(level, rate, 0.75)).1 == Step::Up {
                 ups.push(round);
             }
         }
