@@ -263,6 +263,7 @@ impl Summary {
             targets = summary.targets,
             seconds = format!("{:.1}", secs(summary.elapsed_ms)),
             targets_per_s = format!("{:.2}", summary.targets_per_s),
+            pages = self.live.pages.load(Ordering::Relaxed),
             interrupted,
             "scan finished"
         );

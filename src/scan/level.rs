@@ -13,9 +13,11 @@
 //!   `--rate`): no measure of a level it does not use;
 //! - takes back a step up after which throughput fell, and waits longer
 //!   each time before trying again;
-//! - gives a page back when the worker was starved of CPU, holds while the
-//!   CPU is busy, and otherwise adds pages as far as the memory left
-//!   allows: the more, the idler the CPU.
+//! - gives a page back when the worker was starved of CPU, or when the CPU
+//!   stayed full for several windows (down to where it started: pages
+//!   added for a lull do not stay for good), holds while the CPU is busy,
+//!   and otherwise adds pages as far as the memory left allows: the more,
+//!   the idler the CPU.
 //!
 //! It decides from the CPU first because the CPU answers at once, while a
 //! step's throughput shows only once its pages have finished renders (a
@@ -45,7 +47,12 @@ const MIN_WINDOW: Duration = Duration::from_millis(500);
 const MAX_WINDOW: Duration = Duration::from_secs(6);
 /// The CPUs count as busy past this share: no more pages …
 const CPU_BUSY: f64 = 0.85;
-/// … and as far from it below this one: twice the pages at once …
+/// The CPUs count as full past this share: after [`FULL_WINDOWS`] such
+/// windows in a row a page goes back …
+const CPU_FULL: f64 = 0.95;
+/// … (two seconds at least).
+const FULL_WINDOWS: u32 = 4;
+/// … and as far from busy below this one: twice the pages at once …
 const CPU_IDLE: f64 = 0.5;
 /// … and near it past this one: a small step, judged by throughput.
 const CPU_NEAR: f64 = 0.7;
@@ -93,6 +100,8 @@ pub(super) enum Step {
     Memory,
     /// Down: the worker was starved.
     Starved,
+    /// Down: the CPU was full window after window.
+    Full,
     /// Unchanged.
     Hold,
 }
@@ -104,6 +113,7 @@ impl Step {
             Step::Back => "the last step up did not raise throughput",
             Step::Memory => "memory near its budget",
             Step::Starved => "the worker was starved of CPU",
+            Step::Full => "the CPU was full",
             Step::Hold => "hold",
         }
     }
@@ -123,6 +133,10 @@ pub(super) struct Controller {
     /// Memory in use at the start, before the pages: what a page costs is
     /// measured above it.
     base_memory: Option<u64>,
+    /// The level it started at: the CPU alone never takes it lower.
+    start: usize,
+    /// Windows in a row with the CPU full.
+    full: u32,
 }
 
 impl Controller {
@@ -137,6 +151,8 @@ impl Controller {
             cooldown: 0,
             backoff: 1,
             base_memory,
+            start: start.clamp(1, ceiling),
+            full: 0,
         }
     }
 
@@ -190,6 +206,14 @@ impl Controller {
             return self.go(self.level.saturating_sub(1).max(1), Step::Starved);
         }
         let cpu = w.cpu.unwrap_or(CPU_BUSY);
+        // Pages added for a lull stay only while the CPU needs them: a
+        // CPU full window after window gives one back, down to the start.
+        self.full = if cpu >= CPU_FULL { self.full + 1 } else { 0 };
+        if self.full >= FULL_WINDOWS && self.level > self.start {
+            self.full = 0;
+            let level = self.level - (self.level / 8).max(1);
+            return self.go(level.max(self.start), Step::Full);
+        }
         if cpu >= CPU_BUSY || self.level >= self.ceiling {
             return (self.level, Step::Hold);
         }
@@ -443,6 +467,25 @@ mod tests {
         assert!(gaps.len() >= 3, "kept trying: {ups:?}");
         assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "gaps grow: {gaps:?}");
         assert!(gaps.last() > gaps.first(), "gaps grow: {gaps:?}");
+    }
+
+    #[test]
+    fn a_full_cpu_gives_back_what_a_lull_added_but_no_more() {
+        let mut control = Controller::new(8, 32, None);
+        assert_eq!(control.next(&window(8, 4.0, 0.3)), (16, Step::Up));
+        let mut levels = Vec::new();
+        for _ in 0..40 {
+            let level = control.level();
+            levels.push(control.next(&window(level, 10.0, 0.99)).0);
+        }
+        assert_eq!(
+            levels[..3],
+            [16, 16, 16],
+            "a full window or two is no reason"
+        );
+        assert_eq!(levels[3], 14, "the fourth gives an eighth back");
+        assert_eq!(levels.last(), Some(&8), "down to the start, not below");
+        assert!(levels.windows(2).all(|w| w[1] <= w[0]), "{levels:?}");
     }
 
     #[rstest]
