@@ -75,8 +75,14 @@ impl PageLimit {
     /// flight.
     pub async fn take(&self) -> PagePermit {
         self.waiting.fetch_add(1, Ordering::AcqRel);
-        let permit = Arc::clone(&self.pages).acquire_owned().await;
+        let permit = self.acquire().await;
         self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit
+    }
+
+    /// A page of the budget, when one is free.
+    async fn acquire(&self) -> PagePermit {
+        let permit = Arc::clone(&self.pages).acquire_owned().await;
         PagePermit {
             // The semaphore is never closed, so acquiring cannot fail.
             permit: Some(
@@ -99,13 +105,9 @@ impl PageLimit {
         let mut ended = self.input_ended.subscribe();
         // The sender lives in `self`: waiting cannot fail here.
         let _ = ended.wait_for(|ended| *ended).await;
-        let permit = Arc::clone(&self.pages).acquire_owned().await;
-        PagePermit {
-            permit: Some(
-                permit.unwrap_or_else(|_| unreachable!("the page budget is never closed")),
-            ),
-            owed: Arc::clone(&self.owed),
-        }
+        // Not counted as waiting: a record that would take a spare page
+        // has one of its own already.
+        self.acquire().await
     }
 
     /// The pages allowed at once now.
