@@ -390,7 +390,7 @@ fn usable_cpus(cores: usize, quota: Option<f64>) -> f64 {
     clippy::cast_sign_loss,
     reason = "clamped to 0..=1024 first"
 )]
-fn whole(x: f64) -> usize {
+pub(crate) fn whole(x: f64) -> usize {
     x.round().clamp(0.0, 1024.0) as usize
 }
 

@@ -144,8 +144,9 @@ fn meminfo_value(text: &str, key: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// `n` as a float, for ratios of counters (exact below 2^52).
 #[expect(clippy::cast_precision_loss, reason = "a ratio of counters")]
-fn to_f64(n: u64) -> f64 {
+pub(crate) fn to_f64(n: u64) -> f64 {
     n as f64
 }
 

@@ -35,7 +35,8 @@ use tokio::time::Instant;
 
 use super::pages::PageLimit;
 use crate::cgroup::MemoryUse;
-use crate::load::{self, CpuMeter};
+use crate::config::whole;
+use crate::load::{self, to_f64, CpuMeter};
 use crate::starvation::Starvation;
 
 /// How often the pages in use are sampled within a window.
@@ -260,7 +261,7 @@ impl Controller {
         let pages = w.in_use.max(1.0);
         let per_page = (to_f64(over_base) / pages).max(to_f64(MIN_PAGE_COST));
         let left = to_f64(m.limit) * MEMORY_GROW_TO - to_f64(m.used);
-        whole(left / per_page)
+        whole((left / per_page).floor())
     }
 }
 
@@ -350,21 +351,6 @@ pub(super) async fn run(
 /// `part / whole` as a share.
 fn share(part: u64, whole: u64) -> f64 {
     to_f64(part) / to_f64(whole.max(1))
-}
-
-#[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-fn to_f64(n: u64) -> f64 {
-    n as f64
-}
-
-/// `x` rounded down, within `0..=4096` (a NaN is 0).
-#[expect(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "clamped first"
-)]
-fn whole(x: f64) -> usize {
-    x.floor().clamp(0.0, 4096.0) as usize
 }
 
 #[cfg(test)]
