@@ -109,23 +109,8 @@ mod tests {
 
     fn target(host: &str, device: Device) -> TargetReport {
         TargetReport {
-            url: format!("http://{host}/"),
-            host: host.to_owned(),
-            device,
-            final_url: None,
-            status: None,
-            addresses: Vec::new(),
-            refused_subresources: 0,
-            title: None,
-            icp_numbers: Vec::new(),
-            gongan_numbers: Vec::new(),
-            links: Vec::new(),
-            error: None,
-            https_error: None,
-            shared_render: None,
             settled: Some(true),
-            unsettled: None,
-            elapsed_ms: 0,
+            ..TargetReport::blank(format!("http://{host}/"), host.to_owned(), device)
         }
     }
 

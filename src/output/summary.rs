@@ -498,23 +498,13 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, ms)| TargetReport {
-                    url: format!("http://h{i}.test/"),
-                    host: format!("h{i}.test"),
-                    device: Device::Mobile,
-                    final_url: None,
-                    status: None,
-                    addresses: Vec::new(),
-                    refused_subresources: 0,
-                    title: None,
-                    icp_numbers: Vec::new(),
-                    gongan_numbers: Vec::new(),
-                    links: Vec::new(),
-                    error: None,
-                    https_error: None,
-                    shared_render: None,
                     settled: Some(true),
-                    unsettled: None,
                     elapsed_ms: *ms,
+                    ..TargetReport::blank(
+                        format!("http://h{i}.test/"),
+                        format!("h{i}.test"),
+                        Device::Mobile,
+                    )
                 })
                 .collect(),
             elapsed_ms: 0,

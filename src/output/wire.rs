@@ -117,13 +117,14 @@ impl RecordReport {
 }
 
 impl TargetReport {
-    /// What `outcome` showed, in wire form: numbers in canonical form, each
-    /// once; every text run carrying a number and every filing-site link.
-    pub fn from_outcome(outcome: &TargetOutcome) -> TargetReport {
-        let mut report = TargetReport {
-            url: outcome.url.clone(),
-            host: outcome.target.host.clone(),
-            device: outcome.target.device,
+    /// The line of a target `url` on `host` as `device` with nothing known
+    /// of its page yet: every other field empty.
+    #[must_use]
+    pub fn blank(url: String, host: String, device: Device) -> TargetReport {
+        TargetReport {
+            url,
+            host,
+            device,
             final_url: None,
             status: None,
             addresses: Vec::new(),
@@ -133,11 +134,26 @@ impl TargetReport {
             gongan_numbers: Vec::new(),
             links: Vec::new(),
             error: None,
-            https_error: outcome.https_error.as_ref().map(ToString::to_string),
-            shared_render: outcome.shared_render.clone(),
+            https_error: None,
+            shared_render: None,
             settled: None,
             unsettled: None,
+            elapsed_ms: 0,
+        }
+    }
+
+    /// What `outcome` showed, in wire form: numbers in canonical form, each
+    /// once; every text run carrying a number and every filing-site link.
+    pub fn from_outcome(outcome: &TargetOutcome) -> TargetReport {
+        let mut report = TargetReport {
+            https_error: outcome.https_error.as_ref().map(ToString::to_string),
+            shared_render: outcome.shared_render.clone(),
             elapsed_ms: millis(outcome.elapsed),
+            ..TargetReport::blank(
+                outcome.url.clone(),
+                outcome.target.host.clone(),
+                outcome.target.device,
+            )
         };
         let page = match (&outcome.result, &outcome.partial) {
             (Ok(page), _) => page,

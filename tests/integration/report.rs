@@ -31,16 +31,11 @@ const PNG_1X1: &[u8] = &[
 
 fn target(host: &str, device: Device, title: &str, href: Option<&str>) -> TargetReport {
     TargetReport {
-        url: format!("http://{host}/"),
-        host: host.to_owned(),
-        device,
         final_url: Some(format!("http://{host}/")),
         status: Some(200),
         addresses: vec!["127.0.0.1".to_owned()],
-        refused_subresources: 0,
         title: Some(title.to_owned()),
         icp_numbers: vec!["京ICP备12345678号-1".to_owned()],
-        gongan_numbers: Vec::new(),
         links: vec![LinkReport {
             text: "京ICP备12345678号-1".to_owned(),
             href: href.map(str::to_owned),
@@ -48,12 +43,9 @@ fn target(host: &str, device: Device, title: &str, href: Option<&str>) -> Target
             in_footer: true,
             frame: None,
         }],
-        error: None,
-        https_error: None,
-        shared_render: None,
         settled: Some(true),
-        unsettled: None,
         elapsed_ms: 120,
+        ..TargetReport::blank(format!("http://{host}/"), host.to_owned(), device)
     }
 }
 
