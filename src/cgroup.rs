@@ -60,7 +60,7 @@ pub(crate) fn cpu_quota() -> Option<f64> {
 /// The memory limit in bytes, when one is set on this process's cgroup or an
 /// ancestor: the least of them.
 pub(crate) fn memory_limit() -> Option<u64> {
-    dirs(proc_self_cgroup().as_deref(), "memory")
+    memory_dirs()
         .iter()
         .filter_map(|dir| {
             ["memory.max", "memory.limit_in_bytes"]

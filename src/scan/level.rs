@@ -48,15 +48,14 @@ const MIN_WINDOW: Duration = Duration::from_millis(500);
 const MAX_WINDOW: Duration = Duration::from_secs(6);
 /// The CPUs count as busy past this share: no more pages …
 const CPU_BUSY: f64 = 0.85;
-/// The CPUs count as full past this share: after [`FULL_WINDOWS`] such
-/// windows in a row a page goes back …
-const CPU_FULL: f64 = 0.95;
-/// … (two seconds at least).
-const FULL_WINDOWS: u32 = 4;
-/// … and as far from busy below this one: twice the pages at once …
+/// … as far from it below this one: twice the pages at once …
 const CPU_IDLE: f64 = 0.5;
 /// … and near it past this one: a small step, judged by throughput.
 const CPU_NEAR: f64 = 0.7;
+/// The CPUs count as full past this share: after [`FULL_WINDOWS`] such
+/// windows in a row (two seconds at least) pages go back.
+const CPU_FULL: f64 = 0.95;
+const FULL_WINDOWS: u32 = 4;
 /// A step up that lowered throughput by more than this share (more than
 /// a window's noise) is taken back.
 const LOSS_TOLERATED: f64 = 0.1;
@@ -95,7 +94,7 @@ pub(super) struct Window {
 pub(super) enum Step {
     /// Up: the CPU and memory had room.
     Up,
-    /// Back to where it was: the last step up bought nothing.
+    /// Back to where it was: throughput fell after the last step up.
     Back,
     /// Down: memory is near its budget.
     Memory,
@@ -145,14 +144,15 @@ impl Controller {
     /// `ceiling`; `base_memory` is what was in use before any page.
     pub(super) fn new(start: usize, ceiling: usize, base_memory: Option<u64>) -> Controller {
         let ceiling = ceiling.max(1);
+        let start = start.clamp(1, ceiling);
         Controller {
             ceiling,
-            level: start.clamp(1, ceiling),
+            level: start,
             trial: None,
             cooldown: 0,
             backoff: 1,
             base_memory,
-            start: start.clamp(1, ceiling),
+            start,
             full: 0,
         }
     }
@@ -271,9 +271,9 @@ pub(super) fn start_level(cpus: f64, ceiling: usize) -> usize {
     whole((4.0 * cpus).ceil()).max(2).min(ceiling.max(1))
 }
 
-/// Drive `pages`' level until the scan ends: `finished` counts the targets
-/// done; the level and every change are logged, and `shown` (the progress
-/// line's) follows it.
+/// Drive `pages`' level (which starts at `control`'s) until the scan
+/// ends: `finished` counts the targets done; the level and every change
+/// are logged, and `shown` (the progress line's) follows it.
 pub(super) async fn run(
     pages: Arc<PageLimit>,
     mut control: Controller,
@@ -283,7 +283,6 @@ pub(super) async fn run(
 ) {
     let mut cpu = CpuMeter::new();
     let _ = cpu.busy();
-    pages.set_level(control.level());
     shown.store(control.level() as u64, Ordering::Relaxed);
     let mut tick = tokio::time::interval(SAMPLE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
