@@ -187,12 +187,13 @@ impl PageEvent {
 /// Each event type arrives on a channel of its own and the pump merges
 /// them as they are ready, so a request served from the memory cache, whose
 /// `requestWillBeSent` and `loadingFinished` Chromium sends back to back,
-/// can come out end first; its start then counted as in flight until
-/// [`LONG_REQUEST`] and held the page's settling 3 s (seen on a stylesheet
-/// of a reused page, about twice a run of the 40-site benchmark), and a
-/// document's response or commit before its start is not this render's. Chromium sends a
-/// request's start first, and an event sent before one already taken is
-/// already queued, so it is in the same batch.
+/// can come out end first. Its start then counted as in flight until
+/// [`LONG_REQUEST`] and held the page's settling 3 s (a stylesheet of a
+/// reused page, about twice a run of the 40-site benchmark), and a
+/// document's response or commit before its start was lost or taken for
+/// the last render's. Chromium sends a request's start first, and an event
+/// sent before one already taken is already queued, so the start is in the
+/// same batch.
 fn starts_first<T>(batch: Vec<T>, request: impl Fn(&T) -> Option<(&str, Phase)>) -> Vec<T> {
     let mut late_starts: HashMap<String, Vec<usize>> = HashMap::new();
     {

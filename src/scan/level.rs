@@ -17,7 +17,10 @@
 //!   stayed full for several windows (down to where it started: pages
 //!   added for a lull do not stay for good), holds while the CPU is busy,
 //!   and otherwise adds pages as far as the memory left allows: the more,
-//!   the idler the CPU.
+//!   the idler the CPU, and twice as many each window until the CPU is
+//!   first busy (against slow servers the CPU a page will cost shows only
+//!   once its responses arrive, so a careful first climb lags a step
+//!   behind all the way up).
 //!
 //! It decides from the CPU first because the CPU answers at once, while a
 //! step's throughput shows only once its pages have finished renders (a
@@ -137,6 +140,9 @@ pub(super) struct Controller {
     start: usize,
     /// Windows in a row with the CPU full.
     full: u32,
+    /// Whether the CPU has not been busy yet: until it is, a step below
+    /// busy doubles the pages.
+    climbing: bool,
 }
 
 impl Controller {
@@ -154,6 +160,7 @@ impl Controller {
             base_memory,
             start,
             full: 0,
+            climbing: true,
         }
     }
 
@@ -207,6 +214,7 @@ impl Controller {
             return self.go(self.level.saturating_sub(1).max(1), Step::Starved);
         }
         let cpu = w.cpu.unwrap_or(CPU_BUSY);
+        self.climbing &= cpu < CPU_BUSY;
         // Pages added for a lull stay only while the CPU needs them: a
         // CPU full window after window gives one back, down to the start.
         self.full = if cpu >= CPU_FULL { self.full + 1 } else { 0 };
@@ -223,11 +231,11 @@ impl Controller {
             return (self.level, Step::Hold);
         }
         // The further from busy, the bigger the step: twice the pages below
-        // half busy, half as many again below `CPU_NEAR`, untried (the
-        // CPU more pages would contend for is idle); a quarter more near
-        // busy, on trial.
+        // half busy (or below `CPU_NEAR` while climbing), half as many
+        // again below `CPU_NEAR`, untried (the CPU more pages would
+        // contend for is idle); a quarter more near busy, on trial.
         let near = cpu >= CPU_NEAR;
-        let step = if cpu < CPU_IDLE {
+        let step = if cpu < CPU_IDLE || (self.climbing && !near) {
             self.level
         } else if near {
             self.level / 4
@@ -246,6 +254,8 @@ impl Controller {
     }
 
     fn go(&mut self, level: usize, why: Step) -> (usize, Step) {
+        // A step down, for whatever reason, ends the first climb.
+        self.climbing &= level >= self.level;
         self.level = level;
         (level, why)
     }
@@ -381,7 +391,7 @@ mod tests {
 
     #[rstest]
     #[case::idle_cpu_doubles(window(8, 4.0, 0.3), (16, Step::Up))]
-    #[case::some_cpu_adds_half(window(8, 4.0, 0.6), (12, Step::Up))]
+    #[case::some_cpu_doubles_while_the_cpu_was_never_busy(window(8, 4.0, 0.6), (16, Step::Up))]
     #[case::near_busy_adds_a_quarter(window(8, 4.0, 0.75), (10, Step::Up))]
     #[case::busy_cpu_holds(window(8, 4.0, 0.9), (8, Step::Hold))]
     #[case::unknown_cpu_holds(Window { cpu: None, ..window(8, 4.0, 0.0) }, (8, Step::Hold))]
@@ -410,6 +420,22 @@ mod tests {
         let level = if want.0 == 32 { 32 } else { 8 };
         let mut control = Controller::new(level, 32, Some(250 * MIB));
         assert_eq!(control.next(&w), want);
+    }
+
+    #[rstest]
+    #[case::once_the_cpu_was_busy(window(8, 4.0, 0.9), (12, Step::Up))]
+    #[case::once_pages_went_back(Window { starved: true, ..window(8, 4.0, 0.1) }, (10, Step::Up))]
+    fn the_first_climb_ends_when_the_cpu_is_busy_or_pages_go_back(
+        #[case] first: Window,
+        #[case] want: (usize, Step),
+    ) {
+        let mut control = Controller::new(8, 32, None);
+        let (level, _) = control.next(&first);
+        assert_eq!(
+            control.next(&window(level, 4.0, 0.6)),
+            want,
+            "half as many again"
+        );
     }
 
     #[rstest]
