@@ -21,6 +21,7 @@
 //! only shapes defaults, never a result.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Where the cgroup hierarchies are mounted.
 const ROOT: &str = "/sys/fs/cgroup";
@@ -108,10 +109,8 @@ pub(crate) fn memory_use() -> Option<MemoryUse> {
 /// `usage_usec`, v1 `cpuacct.usage` in nanoseconds), in microseconds;
 /// `None` where no CPU cgroup counts it.
 pub(crate) fn cpu_usage() -> Option<u64> {
-    static CPUACCT: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
     // v1 `cpuacct` is mounted with `cpu` (`cpu,cpuacct`) or on its own.
-    let cpuacct = CPUACCT.get_or_init(|| dirs(proc_self_cgroup().as_deref(), "cpuacct"));
-    cpu_dirs().iter().chain(cpuacct).find_map(|dir| {
+    cpu_dirs().iter().chain(cpuacct_dirs()).find_map(|dir| {
         read(&dir.join("cpu.stat"))
             .and_then(|text| stat_value(&text, "usage_usec"))
             .or_else(|| {
@@ -136,15 +135,28 @@ pub(crate) fn cpu_throttled() -> Option<CpuThrottle> {
 /// Looked up once: a process stays in its cgroup, and [`cpu_throttled`] is
 /// read around every render.
 fn cpu_dirs() -> &'static [PathBuf] {
-    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
-    DIRS.get_or_init(|| dirs(proc_self_cgroup().as_deref(), "cpu"))
+    static DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    dirs_once(&DIRS, "cpu")
+}
+
+/// The directories of this process's v1 `cpuacct` cgroups, most specific
+/// first (looked up once, as [`cpu_dirs`]).
+fn cpuacct_dirs() -> &'static [PathBuf] {
+    static DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    dirs_once(&DIRS, "cpuacct")
 }
 
 /// The directories of this process's memory cgroups, most specific first
 /// (looked up once, as [`cpu_dirs`]).
 fn memory_dirs() -> &'static [PathBuf] {
-    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
-    DIRS.get_or_init(|| dirs(proc_self_cgroup().as_deref(), "memory"))
+    static DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    dirs_once(&DIRS, "memory")
+}
+
+/// The directories of `controller`, looked up the first time and kept in
+/// `cell`.
+fn dirs_once(cell: &'static OnceLock<Vec<PathBuf>>, controller: &str) -> &'static [PathBuf] {
+    cell.get_or_init(|| dirs(proc_self_cgroup().as_deref(), controller))
 }
 
 fn proc_self_cgroup() -> Option<String> {
