@@ -43,6 +43,9 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$cpus$memory" ] || cpus=0.2
 period=100000
+if [ -n "$cpus" ]; then
+  quota=$(awk -v c="$cpus" -v p="$period" 'BEGIN { printf "%d", c * p }')
+fi
 if [ -n "$memory" ]; then
   memory_bytes=$(numfmt --from=iec "$memory")
 fi
@@ -78,6 +81,14 @@ cannot() {
   exit 2
 }
 
+# Make this scan's v1 cgroup of controller $1 (for $2, named when it cannot
+# be made) and print its directory.
+v1_cgroup() {
+  [ -d "/sys/fs/cgroup/$1" ] && [ -w "/sys/fs/cgroup/$1" ] || cannot "$2" "$1"
+  # `&&`: errexit does not reach into the command substitution it runs in.
+  mkdir "/sys/fs/cgroup/$1/$name" && echo "/sys/fs/cgroup/$1/$name"
+}
+
 # The cgroups: one v2 cgroup with both limits where the unified hierarchy
 # has the controllers, else one v1 cgroup per controller.
 name="beian-audit-pod-$$"
@@ -86,22 +97,18 @@ v2_has() { [ -f $v2/cgroup.controllers ] && grep -qw "$1" $v2/cgroup.controllers
 if { [ -z "$cpus" ] || v2_has cpu; } && { [ -z "$memory" ] || v2_has memory; }; then
   mkdir "$v2/$name"
   cgroups+=("$v2/$name")
-  [ -z "$cpus" ] || echo "$(awk -v c="$cpus" -v p="$period" 'BEGIN { printf "%d", c * p }') $period" >"$v2/$name/cpu.max"
+  [ -z "$cpus" ] || echo "$quota $period" >"$v2/$name/cpu.max"
   [ -z "$memory" ] || { echo "$memory_bytes" >"$v2/$name/memory.max"; echo 0 >"$v2/$name/memory.swap.max" 2>/dev/null || true; }
   cpu_cg=$v2/$name mem_cg=$v2/$name
 else
   if [ -n "$cpus" ]; then
-    [ -d /sys/fs/cgroup/cpu ] && [ -w /sys/fs/cgroup/cpu ] || cannot "a CPU quota" cpu
-    cpu_cg=/sys/fs/cgroup/cpu/$name
-    mkdir "$cpu_cg"
+    cpu_cg=$(v1_cgroup cpu "a CPU quota")
     cgroups+=("$cpu_cg")
     echo "$period" >"$cpu_cg/cpu.cfs_period_us"
-    awk -v c="$cpus" -v p="$period" 'BEGIN { printf "%d", c * p }' >"$cpu_cg/cpu.cfs_quota_us"
+    echo "$quota" >"$cpu_cg/cpu.cfs_quota_us"
   fi
   if [ -n "$memory" ]; then
-    [ -d /sys/fs/cgroup/memory ] && [ -w /sys/fs/cgroup/memory ] || cannot "a memory limit" memory
-    mem_cg=/sys/fs/cgroup/memory/$name
-    mkdir "$mem_cg"
+    mem_cg=$(v1_cgroup memory "a memory limit")
     cgroups+=("$mem_cg")
     echo "$memory_bytes" >"$mem_cg/memory.limit_in_bytes"
     # No swap to hide in: the limit is the pod's, as on a node without swap.
