@@ -396,8 +396,8 @@ impl OpenTab {
 /// document is left, so a page reused for a record's four renders held the
 /// garbage of the earlier ones: a portal homepage's renderer measured
 /// 163–214 MiB PSS in the scan against 44–81 MiB loaded once, and 103–138
-/// MiB with this collection (README "Memory and the page level"). A light page's heaps (a few MiB) are not worth
-/// the CPU of a full collection.
+/// MiB with this collection (README "Memory and the page level"). A light
+/// page's heaps (a few MiB) are not worth the CPU of a full collection.
 const GC_PAST: f64 = 16.0 * 1024.0 * 1024.0;
 
 /// The storage `OpenTab::reset` clears for the origins a render went through

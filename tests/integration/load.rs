@@ -6,11 +6,13 @@
 //! by record. Making the cgroup needs root and cgroup `cpu` and `memory`
 //! controllers (v1 or v2), as the test command's machines have.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::common::farm_bin;
 
-fn pod_scan(args: &[&str]) -> (Output, String) {
+/// Run `scripts/pod-scan.sh ARGS fixtures/records/load.csv`, check it found
+/// the same findings inside the pod, and return its stderr.
+fn pod_scan(args: &[&str]) -> String {
     let out = Command::new("scripts/pod-scan.sh")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)
@@ -25,7 +27,7 @@ fn pod_scan(args: &[&str]) -> (Output, String) {
         stderr.contains("identical findings for 5 records"),
         "stderr:\n{stderr}"
     );
-    (out, stderr)
+    stderr
 }
 
 /// The number after `prefix` on the line that starts with it.
@@ -43,7 +45,7 @@ fn number_after(stderr: &str, prefix: &str) -> Option<u64> {
 
 #[test]
 fn a_scan_in_a_200m_cpu_quota_finds_what_an_unthrottled_scan_finds() {
-    let (_, stderr) = pod_scan(&["--cpus", "0.2"]);
+    let stderr = pod_scan(&["--cpus", "0.2"]);
     let throttled = number_after(&stderr, "throttled periods: ").unwrap_or(0);
     assert!(throttled > 0, "the quota never bit: stderr:\n{stderr}");
 }
@@ -52,7 +54,7 @@ fn a_scan_in_a_200m_cpu_quota_finds_what_an_unthrottled_scan_finds() {
 /// page), stays inside it and is never OOM-killed.
 #[test]
 fn a_scan_in_a_1_gib_pod_reads_the_limit_and_stays_inside_it() {
-    let (_, stderr) = pod_scan(&["--memory", "1G"]);
+    let stderr = pod_scan(&["--memory", "1G"]);
     assert!(
         stderr.contains("(ceiling 8)"),
         "the limit did not set the ceiling: stderr:\n{stderr}"
